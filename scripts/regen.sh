@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Regenerates convokit_generated/ from openapi.yaml with the pinned openapi-python-client.
+#
+#   scripts/regen.sh           rewrite convokit_generated/ in place
+#   scripts/regen.sh --check   generate into a temporary folder and fail, with a diff,
+#                              when the committed package differs (CI runs this)
+#
+# The generator comes from the project's .venv (make .venv installs the pinned
+# version); it is never taken from PATH. Output depends only on openapi.yaml,
+# generator-config.yml, templates/ and the pinned tool versions.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+generator="$root/.venv/bin/openapi-python-client"
+package=convokit_generated
+
+if [ ! -x "$generator" ]; then
+  echo "regen.sh: $generator is missing; run 'make .venv' first (it installs the pinned generator)." >&2
+  exit 2
+fi
+
+mode=write
+case "${1:-}" in
+  "") ;;
+  --check) mode=check ;;
+  *) echo "usage: scripts/regen.sh [--check]" >&2; exit 2 ;;
+esac
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The ruff post-hooks must be the project's pinned ruff, not whatever is first on PATH.
+PATH="$root/.venv/bin:$PATH" "$generator" generate \
+  --path openapi.yaml \
+  --config generator-config.yml \
+  --custom-template-path templates \
+  --meta none \
+  --output-path "$work/$package" \
+  --fail-on-warning \
+  >"$work/generator.log" 2>&1 || { cat "$work/generator.log" >&2; exit 1; }
+
+# --meta none writes no py.typed; the package ships typed, so the marker is part of it.
+touch "$work/$package/py.typed"
+find "$work/$package" -name __pycache__ -prune -exec rm -rf {} +
+
+if [ "$mode" = check ]; then
+  if diff -ru --exclude=__pycache__ "$package" "$work/$package" >"$work/diff.txt"; then
+    echo "regen.sh --check: $package/ matches openapi.yaml"
+  else
+    cat "$work/diff.txt"
+    echo >&2
+    echo "regen.sh --check: $package/ is stale; run scripts/regen.sh and commit the result with openapi.yaml." >&2
+    exit 1
+  fi
+else
+  rm -rf "$package"
+  cp -R "$work/$package" "$package"
+  echo "regen.sh: wrote $package/"
+fi

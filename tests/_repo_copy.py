@@ -1,0 +1,44 @@
+"""A throwaway copy of the repository's source tree that shares the real .venv."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from _spec import ROOT
+
+_COPIED = (
+    "openapi.yaml",
+    "generator-config.yml",
+    "templates",
+    "scripts",
+    "convokit",
+    "convokit_generated",
+    "pyproject.toml",
+)
+
+
+def copy_repo(destination: Path) -> Path:
+    """Copies what regen.sh and the package need into `destination`; links .venv."""
+    destination.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__")
+    for name in _COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=ignore)
+        else:
+            shutil.copy2(source, destination / name)
+    (destination / ".venv").symlink_to(ROOT / ".venv")
+    return destination
+
+
+def run_regen(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(repo / "scripts" / "regen.sh"), *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )

@@ -1,0 +1,134 @@
+"""The contract itself: valid OpenAPI, lint-clean, and every example valid against its schema."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from _spec import ROOT, SPEC_PATH, resolve, spec, validator_at
+
+REDOCLY = ROOT / "node_modules" / ".bin" / "redocly"
+CHAT = spec()["paths"]["/v1/chat"]["post"]
+DOCUMENTED_STATUSES = {"200", "400", "401", "403", "404", "409", "413", "422", "429", "500", "503"}
+
+
+def _redocly_lint(spec_file: Path) -> subprocess.CompletedProcess[str]:
+    if not REDOCLY.exists():
+        pytest.fail("node_modules/.bin/redocly is missing: run `make test` (it runs npm ci)")
+    return subprocess.run(
+        [str(REDOCLY), "lint", "--config", str(ROOT / "redocly.yaml"), str(spec_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_openapi_spec_validator_accepts_the_spec() -> None:
+    spec_dict, _ = read_from_filename(str(SPEC_PATH))
+    validate(spec_dict)
+
+
+def test_redocly_lint_reports_nothing() -> None:
+    result = _redocly_lint(SPEC_PATH)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Woohoo! Your API description is valid" in result.stdout + result.stderr
+    assert "warning" not in (result.stdout + result.stderr).lower().replace("deprecation warning", "")
+
+
+def test_redocly_lint_fails_on_an_invalid_example(tmp_path: Path) -> None:
+    broken = SPEC_PATH.read_text(encoding="utf-8").replace(
+        "total_tokens: 23", 'total_tokens: "twenty-three"'
+    )
+    assert broken != SPEC_PATH.read_text(encoding="utf-8")
+    (tmp_path / "openapi.yaml").write_text(broken, encoding="utf-8")
+    shutil.copy(ROOT / "redocly.yaml", tmp_path / "redocly.yaml")
+    result = _redocly_lint(tmp_path / "openapi.yaml")
+    assert result.returncode != 0
+    assert "no-invalid-media-type-examples" in result.stdout + result.stderr
+
+
+def test_the_operation_is_what_the_design_says() -> None:
+    assert spec()["openapi"] == "3.1.0"
+    assert spec()["servers"][0]["url"] == "https://api.convokit.dev"
+    assert spec()["components"]["securitySchemes"]["secretKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec()["components"]["securitySchemes"]["secretKey"]["description"],
+    }
+    assert CHAT["operationId"] == "createChat"
+    assert CHAT["tags"] == ["chat"]
+    assert set(CHAT["responses"]) == DOCUMENTED_STATUSES
+    parameter = resolve(CHAT["parameters"][0])
+    assert (parameter["name"], parameter["in"], parameter["required"]) == (
+        "Idempotency-Key",
+        "header",
+        False,
+    )
+    request = spec()["components"]["schemas"]["ChatRequest"]
+    assert request["required"] == ["message"]
+    assert set(request["properties"]) == {
+        "message",
+        "conversationId",
+        "widgetId",
+        "instanceId",
+        "chatHistory",
+    }
+    assert spec()["components"]["schemas"]["ChatMessage"]["properties"]["role"]["enum"] == [
+        "user",
+        "assistant",
+        "system",
+    ]
+    # Responses stay open to new fields (forward compatibility).
+    for name in ("ChatResponse", "Usage", "Error", "ErrorDetail"):
+        assert spec()["components"]["schemas"][name].get("additionalProperties", True) is not False
+
+
+@pytest.mark.parametrize("status", sorted(DOCUMENTED_STATUSES))
+def test_every_response_has_request_id_and_a_valid_example(status: str) -> None:
+    response = resolve(CHAT["responses"][status])
+    assert "X-Request-Id" in response["headers"]
+    if status in ("429", "503"):
+        assert "Retry-After" in response["headers"]
+    media = response["content"]["application/json"]
+    examples = _examples_of(media)
+    assert examples, f"response {status} has no example"
+    pointer = _schema_pointer(media["schema"])
+    for example in examples:
+        errors = list(validator_at(pointer).iter_errors(example))
+        assert not errors, f"{status} example invalid: {[e.message for e in errors]}"
+    if status != "200":
+        assert pointer == "/components/schemas/Error"
+
+
+def test_every_request_example_is_valid() -> None:
+    media = CHAT["requestBody"]["content"]["application/json"]
+    examples = _examples_of(media)
+    assert len(examples) >= 3
+    for example in examples:
+        assert not list(validator_at("/components/schemas/ChatRequest").iter_errors(example))
+
+
+def test_schema_validation_rejects_what_the_contract_forbids() -> None:
+    request = validator_at("/components/schemas/ChatRequest")
+    assert not request.is_valid({"message": ""})
+    assert not request.is_valid({})
+    assert not request.is_valid({"message": "hi", "conversation_id": "conv_1"})
+    assert not request.is_valid({"message": "hi", "chatHistory": [{"role": "bot", "content": "x"}]})
+    assert request.is_valid({"message": "hi", "chatHistory": [{"role": "system", "content": "x"}]})
+
+
+def _examples_of(media: dict[str, Any]) -> list[Any]:
+    found = [media["example"]] if "example" in media else []
+    found += [resolve(example)["value"] for example in media.get("examples", {}).values()]
+    return found
+
+
+def _schema_pointer(schema: dict[str, Any]) -> str:
+    return str(schema["$ref"]).removeprefix("#")

@@ -1,4 +1,4 @@
-"""openapi.yaml loaded once, with JSON Schema validators that resolve its `#/components/...` refs."""
+"""openapi.yaml, loaded once, with JSON Schema validators that resolve its local refs."""
 
 from __future__ import annotations
 
@@ -33,9 +33,7 @@ def _registry() -> referencing.Registry[Any]:
 
 def validator_at(pointer: str) -> jsonschema.Draft202012Validator:
     """A validator for the schema at JSON pointer `pointer` (e.g. '/components/schemas/Error')."""
-    return jsonschema.Draft202012Validator(
-        {"$ref": f"{SPEC_URI}#{pointer}"}, registry=_registry()
-    )
+    return jsonschema.Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}"}, registry=_registry())
 
 
 def schema_validator(name: str) -> jsonschema.Draft202012Validator:

@@ -6,7 +6,6 @@ import filecmp
 from pathlib import Path
 
 import pytest
-
 from _repo_copy import copy_repo, run_regen
 from _spec import ROOT
 

@@ -1,5 +1,55 @@
-"""ConvoKit server SDK: send a user's message with your secret key, get the AI's reply."""
+"""ConvoKit server SDK: send a user's message with your secret key, get the AI's reply.
 
+from convokit import create_client
+client = create_client()            # reads CONVOKIT_SECRET_KEY
+res = client.chat(message="What are your support hours?")
+print(res.reply, res.conversation_id)
+"""
+
+from ._client import AsyncClient, Client, create_async_client, create_client
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    ConvoKitError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    UnprocessableEntityError,
+)
+from ._models import ChatMessage, ChatOptions, ChatResponse, Usage
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatMessage",
+    "ChatOptions",
+    "ChatResponse",
+    "Client",
+    "ConflictError",
+    "ConvoKitError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "UnprocessableEntityError",
+    "Usage",
+    "__version__",
+    "create_async_client",
+    "create_client",
+]

@@ -1,0 +1,153 @@
+"""A client's settings, resolved once from options and the environment, and checked."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import platform
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from ._options import check_headers, check_max_retries, check_seconds, check_timeout
+from ._retry import DEFAULT_MAX_RETRIES
+from ._secrets import SecretKey
+from ._version import __version__
+
+API_KEY_ENV = "CONVOKIT_SECRET_KEY"
+BASE_URL_ENV = "CONVOKIT_BASE_URL"
+DEFAULT_BASE_URL = "https://api.convokit.dev"
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+USER_AGENT = f"convokit-python/{__version__}"
+RUNTIME = (
+    f"{platform.python_implementation()}/{platform.python_version()} "
+    f"({platform.system()}; {platform.machine()})"
+)
+
+
+@attrs.frozen
+class ClientConfig:
+    """Everything a client needs to send a request, already checked."""
+
+    api_key: SecretKey
+    base_url: str
+    timeout: httpx.Timeout | None
+    total_timeout: float | None
+    max_retries: int
+    default_headers: Mapping[str, str]
+
+    def request_headers(self, extra_headers: Mapping[str, str]) -> dict[str, str]:
+        """A request's headers: the caller's, then the SDK's own, which nothing replaces."""
+        return {
+            **self.default_headers,
+            **extra_headers,
+            "User-Agent": USER_AGENT,
+            "X-ConvoKit-Client-Runtime": RUNTIME,
+            "Authorization": self.api_key.authorization(),
+        }
+
+
+def resolve_config(options: Mapping[str, Any]) -> ClientConfig:
+    """ClientConfig from create_client() options (by Python name) and the environment."""
+    return ClientConfig(
+        api_key=_api_key(options.get("api_key")),
+        base_url=_base_url(options.get("base_url"), bool(options.get("allow_insecure", False))),
+        timeout=check_timeout("timeout", options.get("timeout", DEFAULT_TIMEOUT)),
+        total_timeout=_optional_seconds("total_timeout", options.get("total_timeout")),
+        max_retries=check_max_retries(options.get("max_retries", DEFAULT_MAX_RETRIES)),
+        default_headers=check_headers("default_headers", options.get("default_headers") or {}),
+    )
+
+
+def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientConfig:
+    """`config` with some options replaced (for with_options)."""
+    changes: dict[str, Any] = {}
+    if "api_key" in options:
+        changes["api_key"] = _api_key(options["api_key"])
+    if "base_url" in options or "allow_insecure" in options:
+        changes["base_url"] = _base_url(
+            options.get("base_url", config.base_url), bool(options.get("allow_insecure", False))
+        )
+    if "timeout" in options:
+        changes["timeout"] = check_timeout("timeout", options["timeout"])
+    if "total_timeout" in options:
+        changes["total_timeout"] = _optional_seconds("total_timeout", options["total_timeout"])
+    if "max_retries" in options:
+        changes["max_retries"] = check_max_retries(options["max_retries"])
+    if "default_headers" in options:
+        changes["default_headers"] = {
+            **config.default_headers,
+            **check_headers("default_headers", options["default_headers"] or {}),
+        }
+    return attrs.evolve(config, **changes)
+
+
+def _optional_seconds(name: str, value: object) -> float | None:
+    return None if value is None else check_seconds(name, value)
+
+
+def _api_key(value: object) -> SecretKey:
+    if value is None:
+        value = os.environ.get(API_KEY_ENV)
+        if value is None:
+            raise ValueError(
+                f"No ConvoKit API key: pass create_client('sk_live_...') or set the "
+                f"{API_KEY_ENV} environment variable to your secret key."
+            )
+    if not isinstance(value, str):
+        raise TypeError(f"The API key must be a string, got {type(value).__name__}")
+    # Messages below never include the key: they may end up in logs or error trackers.
+    if not value:
+        raise ValueError(f"The API key is empty: set {API_KEY_ENV} to your secret key.")
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise ValueError(
+            "The API key contains whitespace or control characters; "
+            "copy it again without spaces or line breaks."
+        )
+    if value.startswith("pk_"):
+        raise ValueError(
+            "That is a public key (pk_...). Public keys are for the browser widget "
+            "(@convokit/widget) and are safe to expose; this server SDK needs your secret "
+            "key (sk_live_... or sk_test_...), which must stay on your server."
+        )
+    if not value.startswith("sk_"):
+        raise ValueError(
+            "That does not look like a ConvoKit secret key: it should start with "
+            "sk_live_ or sk_test_."
+        )
+    return SecretKey(value)
+
+
+def _base_url(value: object, allow_insecure: bool) -> str:
+    if value is None:
+        value = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    if not isinstance(value, str | httpx.URL):
+        raise TypeError(f"'base_url' must be a string, got {type(value).__name__}")
+    try:
+        url = httpx.URL(str(value))
+    except httpx.InvalidURL as error:
+        raise ValueError(f"'base_url' is not a valid URL: {error}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"'base_url' must be an http(s) URL with a host, got {str(value)!r}")
+    if url.scheme == "http" and not allow_insecure and not is_loopback(url.host):
+        raise ValueError(
+            f"Refusing plain http:// to {url.host}: the secret key would cross the network "
+            "unencrypted. Use https://, or pass allow_insecure=True if you really mean it "
+            "(e.g. a TLS-terminating proxy on a private network)."
+        )
+    if url.query or url.fragment:
+        raise ValueError("'base_url' must not have a query or fragment")
+    return str(url).rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,94 @@
+"""The retry policy: which failures are retried and how long to wait. Pure functions,
+shared by the sync and async clients (only their sleeping differs)."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+from collections.abc import Mapping
+
+import httpx
+
+DEFAULT_MAX_RETRIES = 2
+INITIAL_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 8.0
+MIN_JITTER = 0.75
+# A server's Retry-After is honoured only in (0, MAX_RETRY_AFTER_SECONDS]: a longer
+# wait inside one chat() call would hang a web worker; the caller decides instead.
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+_RETRIED_STATUSES = frozenset({408, 409, 429})
+
+
+def is_retryable_status(status_code: int) -> bool:
+    """408, 409 (idempotency key in flight), 429 and every 5xx are worth another attempt."""
+    return status_code in _RETRIED_STATUSES or status_code >= 500
+
+
+def is_retryable_exception(error: httpx.RequestError) -> bool:
+    """Connection failures and timeouts are retried; a bad URL or protocol is not."""
+    if isinstance(error, httpx.UnsupportedProtocol | httpx.ProxyError):
+        return False
+    return isinstance(error, httpx.TransportError)
+
+
+def backoff_seconds(retry_number: int, jitter: float) -> float:
+    """Backoff before the `retry_number`-th retry (0-based): min(0.5 * 2**n, 8) * jitter."""
+    return min(INITIAL_BACKOFF_SECONDS * 2.0**retry_number, MAX_BACKOFF_SECONDS) * jitter
+
+
+def random_jitter() -> float:
+    """A jitter factor in [0.75, 1] so that many clients do not retry in lock-step."""
+    return MIN_JITTER + (1 - MIN_JITTER) * random.random()  # noqa: S311 (not cryptographic)
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The server's requested wait, from `retry-after-ms` or `Retry-After` (seconds or an
+    HTTP date), or None when absent, unparsable, or outside (0, 60] seconds."""
+    seconds = _parse_retry_after_ms(headers.get("retry-after-ms"))
+    if seconds is None:
+        seconds = _parse_retry_after(headers.get("retry-after"), now)
+    if seconds is None or not 0 < seconds <= MAX_RETRY_AFTER_SECONDS:
+        return None
+    return seconds
+
+
+def wait_seconds(
+    retry_number: int, headers: Mapping[str, str] | None, jitter: float, now: float | None = None
+) -> float:
+    """How long to wait before retry `retry_number`: the server's Retry-After when it gave a
+    usable one, else the jittered exponential backoff."""
+    if headers is not None:
+        requested = retry_after_seconds(headers, now)
+        if requested is not None:
+            return requested
+    return backoff_seconds(retry_number, jitter)
+
+
+def _parse_retry_after_ms(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        milliseconds = float(value)
+    except ValueError:
+        return None
+    return milliseconds / 1000 if math.isfinite(milliseconds) else None
+
+
+def _parse_retry_after(value: str | None, now: float | None) -> float | None:
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return seconds if math.isfinite(seconds) else None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.timestamp() - (time.time() if now is None else now)

@@ -1,0 +1,59 @@
+"""The secret key's one home, and redaction of anything key-shaped from text the SDK emits."""
+
+from __future__ import annotations
+
+import re
+
+# Any ConvoKit key (secret or public, live or test) that might reach a message:
+# a server echoing the Authorization header, a key pasted into the wrong option.
+_KEY_PATTERN = re.compile(r"\b([sp]k)_(live|test)?_?[A-Za-z0-9_\-]+")
+
+
+def redact(text: str) -> str:
+    """`text` with every ConvoKit-key-shaped token replaced by its prefix and `…`."""
+    return _KEY_PATTERN.sub(_mask, text)
+
+
+def _mask(match: re.Match[str]) -> str:
+    prefix = match.group(1) + ("_" + match.group(2) if match.group(2) else "")
+    return f"{prefix}_…"
+
+
+class SecretKey:
+    """Holds the API key. Nothing but `authorization()` ever reveals it.
+
+    repr/str show only the key's kind, so a client, its config or a traceback's
+    frame dump cannot print it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def authorization(self) -> str:
+        """The `Authorization` header value."""
+        return f"Bearer {self._value}"
+
+    @property
+    def kind(self) -> str:
+        """`sk_live`, `sk_test` or `sk` (the part of the key that is safe to show)."""
+        for prefix in ("sk_live_", "sk_test_"):
+            if self._value.startswith(prefix):
+                return prefix[:-1]
+        return "sk"
+
+    def __repr__(self) -> str:
+        return f"SecretKey({self.kind}_…)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> str:
+        # Pickling would write the key to wherever the pickle goes.
+        raise TypeError("a ConvoKit secret key cannot be pickled")

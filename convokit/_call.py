@@ -80,7 +80,9 @@ class ChatCall:
         self._max_retries = check_max_retries(call.get("max_retries", config.max_retries))
         extra_headers = check_headers("extra_headers", call.get("extra_headers") or {})
 
-        header_arguments = {name: call[name] for name in HEADER_PARAMETERS if call.get(name)}
+        header_arguments = {
+            name: call[name] for name in HEADER_PARAMETERS if call.get(name) is not None
+        }
         # One key for the whole call, reused by every retry: the server answers it once.
         header_arguments["idempotency_key"] = (
             check_idempotency_key(header_arguments["idempotency_key"])

@@ -139,9 +139,6 @@ def chat_body(fields: Mapping[str, Any]) -> dict[str, Any]:
     for name in REQUIRED_BODY_FIELDS:
         if BODY_FIELDS[name] not in body:
             raise ValueError(f"chat() needs {name!r}: the user message to send")
-    message = body.get(BODY_FIELDS["message"])
-    if isinstance(message, str) and not message.strip():
-        raise ValueError("chat() 'message' must be a non-empty string")
     return body
 
 
@@ -150,6 +147,8 @@ def _check_field_type(name: str, value: object) -> None:
     if declared.startswith("str"):
         if not isinstance(value, str):
             raise TypeError(f"chat() option {name!r} must be a string, got {type(value).__name__}")
+        if not value.strip() and name in REQUIRED_BODY_FIELDS:
+            raise ValueError(f"chat() {name!r} must be a non-empty string")
         if not value:
             raise ValueError(f"chat() option {name!r} must not be empty (leave it out instead)")
 

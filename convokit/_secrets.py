@@ -6,7 +6,9 @@ import re
 
 # Any ConvoKit key (secret or public, live or test) that might reach a message:
 # a server echoing the Authorization header, a key pasted into the wrong option.
-_KEY_PATTERN = re.compile(r"\b([sp]k)_(live|test)?_?[A-Za-z0-9_\-]+")
+# The possessive `?+` keeps "sk_live_..." (a placeholder in prose) from matching as
+# the key "sk_" + "live_".
+_KEY_PATTERN = re.compile(r"\b([sp]k)_(?:(live|test)_)?+[A-Za-z0-9][A-Za-z0-9_\-]{2,}")
 
 
 def redact(text: str) -> str:

@@ -7,6 +7,7 @@ print(res.reply, res.conversation_id)
 """
 
 from ._client import AsyncClient, Client, create_async_client, create_client
+from ._conversation import AsyncConversation, Conversation
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -34,6 +35,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncClient",
+    "AsyncConversation",
     "AuthenticationError",
     "BadRequestError",
     "ChatMessage",
@@ -41,6 +43,7 @@ __all__ = [
     "ChatResponse",
     "Client",
     "ConflictError",
+    "Conversation",
     "ConvoKitError",
     "InternalServerError",
     "NotFoundError",

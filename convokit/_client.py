@@ -17,6 +17,7 @@ import httpx
 
 from ._call import ChatCall, ChatInput
 from ._config import DEFAULT_TIMEOUT, ClientConfig, resolve_config, updated_config
+from ._conversation import AsyncConversation, Conversation
 from ._exceptions import ConvoKitError
 from ._logging import configure_from_env
 from ._models import ChatResponse
@@ -116,7 +117,11 @@ class _BaseClient(Generic[HttpClient]):
         return ChatCall(self._config, options, keywords)
 
     def __repr__(self) -> str:
-        return f"<convokit.{type(self).__name__} base_url={self._config.base_url!r}>"
+        # A client whose __init__ raised (bad key) still shows up in tracebacks'
+        # captured locals: its repr must not raise.
+        config = getattr(self, "_config", None)
+        where = "not configured" if config is None else f"base_url={config.base_url!r}"
+        return f"<convokit.{type(self).__name__} {where}>"
 
 
 def _build_request(http: httpx.Client | httpx.AsyncClient, call: ChatCall) -> httpx.Request:
@@ -179,6 +184,19 @@ class Client(_BaseClient[httpx.Client]):
                 wait = outcome
             self._sleep(wait)
 
+    def conversation(
+        self,
+        widget_id: str | None = None,
+        instance_id: str | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> Conversation:
+        """A Conversation that threads its messages: `client.conversation().send("Hi")`.
+
+        Pass `conversation_id` to continue a thread the API already has.
+        """
+        return Conversation(self, widget_id, instance_id, conversation_id=conversation_id)
+
     def close(self) -> None:
         """Closes the connection pool (unless it is an http_client you passed in)."""
         if self._pool.owned:
@@ -240,6 +258,19 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                     return outcome
                 wait = outcome
             await self._sleep(wait)
+
+    def conversation(
+        self,
+        widget_id: str | None = None,
+        instance_id: str | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> AsyncConversation:
+        """An AsyncConversation that threads its messages: `await client.conversation().send("Hi")`.
+
+        Pass `conversation_id` to continue a thread the API already has.
+        """
+        return AsyncConversation(self, widget_id, instance_id, conversation_id=conversation_id)
 
     async def aclose(self) -> None:
         """Closes the connection pool (unless it is an http_client you passed in)."""

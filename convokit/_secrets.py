@@ -7,8 +7,10 @@ import re
 # Any ConvoKit key (secret or public, live or test) that might reach a message:
 # a server echoing the Authorization header, a key pasted into the wrong option.
 # The possessive `?+` keeps "sk_live_..." (a placeholder in prose) from matching as
-# the key "sk_" + "live_".
-_KEY_PATTERN = re.compile(r"\b([sp]k)_(?:(live|test)_)?+[A-Za-z0-9][A-Za-z0-9_\-]{2,}")
+# the key "sk_" + "live_". After its first character a key may hold any printable
+# character (see _config), so the match runs to whitespace or a delimiter: stopping
+# at the first "." or "/" would print the rest of such a key.
+_KEY_PATTERN = re.compile(r"\b([sp]k)_(?:(live|test)_)?+[A-Za-z0-9][^\s\"'`<>()\[\]{},;]{2,}")
 
 
 def redact(text: str) -> str:

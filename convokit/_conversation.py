@@ -1,0 +1,177 @@
+"""Conversation and AsyncConversation: one thread of messages, its id carried from turn to turn.
+
+Everything but the `await` lives in _Thread, so the two helpers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._models import ChatMessage, ChatResponse
+from ._options import CHAT_SPELLINGS
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient, Client
+
+__all__ = ["AsyncConversation", "Conversation"]
+
+
+class _Thread:
+    """What both helpers share: the thread's id, its turns, and the ids each message carries."""
+
+    __slots__ = ("_busy", "_turns", "id", "instance_id", "widget_id")
+
+    def __init__(
+        self, widget_id: str | None, instance_id: str | None, conversation_id: str | None
+    ) -> None:
+        self.widget_id = _checked_id("widget_id", widget_id)
+        self.instance_id = _checked_id("instance_id", instance_id)
+        self.id = _checked_id("conversation_id", conversation_id)
+        self._turns: list[ChatMessage] = []
+        # A second message sent before the first one's reply would start a second
+        # thread (no id yet) or interleave turns: one message at a time, refused otherwise.
+        self._busy = threading.Lock()
+
+    def begin(self, message: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The chat() options of the next message; marks the thread busy until `end()`."""
+        for spelling in options:
+            if CHAT_SPELLINGS.get(spelling) == "conversation_id":
+                raise TypeError(
+                    "Conversation.send() sets conversation_id itself; to continue an existing "
+                    "thread, use client.conversation(conversation_id=...)"
+                )
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(
+                "This conversation is still waiting for a reply: send one message at a time "
+                "(or use one conversation per concurrent thread)."
+            )
+        fields = {
+            "message": message,
+            "conversation_id": self.id,
+            "widget_id": self.widget_id,
+            "instance_id": self.instance_id,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+    def record(self, message: str, response: ChatResponse) -> None:
+        """Adds a sent message and its reply to the thread, and frees it for the next one."""
+        self.id = response.conversation_id
+        self._turns += [
+            ChatMessage(role="user", content=message),
+            ChatMessage(role="assistant", content=response.reply),
+        ]
+        self._busy.release()
+
+    def abandon(self) -> None:
+        """Frees the thread after a failed message, leaving it as it was."""
+        self._busy.release()
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        return list(self._turns)
+
+    def describe(self, kind: str) -> str:
+        return f"<convokit.{kind} id={self.id!r} turns={len(self._turns)}>"
+
+
+def _checked_id(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty (leave it out instead)")
+    return value
+
+
+class Conversation:
+    """One conversation thread: `conv.send("Hi")`, then `conv.send("And then?")` in the same thread.
+
+    Made by `client.conversation(widget_id=None, instance_id=None)`. `id` is None
+    until the first reply; `history` is the list of turns so far (a user
+    ChatMessage and an assistant ChatMessage per successful send). A failed send
+    leaves both unchanged. Send one message at a time.
+    """
+
+    __slots__ = ("_client", "_thread")
+
+    def __init__(
+        self,
+        client: Client,
+        widget_id: str | None = None,
+        instance_id: str | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> None:
+        self._client = client
+        self._thread = _Thread(widget_id, instance_id, conversation_id)
+
+    @property
+    def id(self) -> str | None:
+        """The conversation id the API assigned (None until the first reply)."""
+        return self._thread.id
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        """The turns so far, oldest first (a copy)."""
+        return self._thread.history
+
+    def send(self, message: str, /, **options: Any) -> ChatResponse:
+        """Sends the next user message in this thread and returns the reply.
+
+        `options` are chat()'s other options (timeout, max_retries, idempotency_key, ...).
+        """
+        fields = self._thread.begin(message, options)
+        try:
+            response = self._client.chat(fields, **options)
+        except BaseException:
+            self._thread.abandon()
+            raise
+        self._thread.record(message, response)
+        return response
+
+    def __repr__(self) -> str:
+        return self._thread.describe(type(self).__name__)
+
+
+class AsyncConversation:
+    """The async twin of Conversation: `await conv.send("Hi")`."""
+
+    __slots__ = ("_client", "_thread")
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        widget_id: str | None = None,
+        instance_id: str | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> None:
+        self._client = client
+        self._thread = _Thread(widget_id, instance_id, conversation_id)
+
+    @property
+    def id(self) -> str | None:
+        """The conversation id the API assigned (None until the first reply)."""
+        return self._thread.id
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        """The turns so far, oldest first (a copy)."""
+        return self._thread.history
+
+    async def send(self, message: str, /, **options: Any) -> ChatResponse:
+        """Sends the next user message in this thread and returns the reply; see Conversation."""
+        fields = self._thread.begin(message, options)
+        try:
+            response = await self._client.chat(fields, **options)
+        except BaseException:
+            self._thread.abandon()
+            raise
+        self._thread.record(message, response)
+        return response
+
+    def __repr__(self) -> str:
+        return self._thread.describe(type(self).__name__)

@@ -1,0 +1,411 @@
+"""The `convokit` command, run as a real subprocess against MockServer on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from convokit._cli import PROMPT, ExitCode, describe_error
+from convokit._exceptions import APITimeoutError
+from convokit.testing import MockServer
+
+pytestmark = pytest.mark.slow
+
+KEY = "sk_test_cli0123456789abcdef"
+REQUEST_ID = re.compile(r"request id req_[0-9a-f]+")
+
+
+@pytest.fixture
+def mock() -> Iterator[MockServer]:
+    with MockServer(api_key=KEY) as server:
+        yield server
+
+
+def run(
+    *args: str,
+    base_url: str | None,
+    key: str | None = KEY,
+    stdin: str | None = None,
+    command: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CONVOKIT_")}
+    if key is not None:
+        env["CONVOKIT_SECRET_KEY"] = key
+    if base_url is not None:
+        env["CONVOKIT_BASE_URL"] = base_url
+    return subprocess.run(
+        [*(command or [sys.executable, "-m", "convokit"]), *args],
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], code: ExitCode) -> str:
+    assert result.returncode == code, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("convokit: ")
+    assert "Traceback" not in result.stderr
+    assert KEY not in result.stderr
+    return lines[0]
+
+
+def test_one_shot_prints_the_reply_and_the_conversation_id_on_stderr(mock: MockServer) -> None:
+    result = run("chat", "What are your support hours?", base_url=mock.base_url)
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout == 'You said: "What are your support hours?" (turn 1 of this conversation)\n'
+    )
+    [conversation_id] = mock.conversations
+    assert result.stderr == f"conversation_id: {conversation_id}\n"
+
+
+def test_console_script_runs_the_same_command(mock: MockServer) -> None:
+    script = Path(sys.executable).with_name("convokit")
+    assert script.exists(), "pip install -e . should have created the convokit console script"
+    result = run("chat", "Hi", base_url=mock.base_url, command=[str(script)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('You said: "Hi"')
+
+
+def test_json_prints_one_object_with_reply_id_usage_and_request_id(mock: MockServer) -> None:
+    result = run("chat", "--json", "Hello", base_url=mock.base_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    document = json.loads(result.stdout)
+    assert set(document) == {"reply", "conversation_id", "usage", "request_id"}
+    assert document["reply"] == 'You said: "Hello" (turn 1 of this conversation)'
+    assert document["conversation_id"] in mock.conversations
+    usage = document["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    assert re.fullmatch(r"req_[0-9a-f]+", document["request_id"])
+
+
+def test_conversation_id_continues_the_thread(mock: MockServer) -> None:
+    first = json.loads(run("chat", "--json", "one", base_url=mock.base_url).stdout)
+    result = run(
+        "chat", "--conversation-id", first["conversation_id"], "two", base_url=mock.base_url
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == 'You said: "two" (turn 2 of this conversation)\n'
+    assert mock.requests[-1].body["conversationId"] == first["conversation_id"]
+
+
+def test_widget_and_instance_ids_are_sent(mock: MockServer) -> None:
+    result = run(
+        "chat", "--widget-id", "support", "--instance-id", "my-bot", "Hi", base_url=mock.base_url
+    )
+    assert result.returncode == 0, result.stderr
+    body = mock.requests[-1].body
+    assert body == {"message": "Hi", "widgetId": "support", "instanceId": "my-bot"}
+
+
+def test_key_file_is_read_when_the_variable_is_unset(mock: MockServer, tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY + "\n")
+    result = run("chat", "--api-key-file", str(key_file), "Hi", base_url=mock.base_url, key=None)
+    assert result.returncode == 0, result.stderr
+    assert len(mock.conversations) == 1
+
+
+def test_interactive_session_through_a_pipe_keeps_one_thread(mock: MockServer) -> None:
+    session = "one\n\ntwo\n/new\nthree\n/exit\nfour\n"
+    result = run("chat", base_url=mock.base_url, stdin=session)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        'You said: "one" (turn 1 of this conversation)',
+        'You said: "two" (turn 2 of this conversation)',
+        'You said: "three" (turn 1 of this conversation)',
+    ]
+    assert "> " not in result.stdout  # no prompt when stdin is not a terminal
+    assert [request.body["message"] for request in mock.requests] == ["one", "two", "three"]
+    assert len(mock.conversations) == 2
+    assert result.stderr.count("conversation_id: conv_") == 2
+    assert "(new conversation)" in result.stderr
+
+
+def test_interactive_session_ends_at_end_of_input(mock: MockServer) -> None:
+    result = run("chat", "--json", base_url=mock.base_url, stdin="a\nb")
+    assert result.returncode == 0, result.stderr
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [reply["reply"][-29:] for reply in replies] == [
+        "(turn 1 of this conversation)",
+        "(turn 2 of this conversation)",
+    ]
+    assert replies[0]["conversation_id"] == replies[1]["conversation_id"]
+
+
+def test_interactive_session_can_continue_a_given_conversation(mock: MockServer) -> None:
+    first = json.loads(run("chat", "--json", "one", base_url=mock.base_url).stdout)
+    result = run(
+        "chat",
+        "--conversation-id",
+        first["conversation_id"],
+        base_url=mock.base_url,
+        stdin="two\n",
+    )
+    assert result.stdout == 'You said: "two" (turn 2 of this conversation)\n'
+
+
+def test_interactive_session_reports_a_failed_message_and_goes_on(mock: MockServer) -> None:
+    mock.fail_next(500)
+    result = run("chat", "--max-retries", "0", base_url=mock.base_url, stdin="lost\nkept\n")
+    assert result.returncode == ExitCode.API
+    assert result.stdout == 'You said: "kept" (turn 1 of this conversation)\n'
+    assert "convokit: 500 api_error" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_interactive_session_stops_at_an_auth_error(mock: MockServer) -> None:
+    result = run("chat", base_url=mock.base_url, key="sk_test_wrong", stdin="a\nb\n")
+    assert result.returncode == ExitCode.AUTH
+    assert result.stdout == ""
+    assert len(mock.requests) == 1
+
+
+def test_no_key_is_a_usage_error_naming_the_variable(mock: MockServer) -> None:
+    line = assert_one_error_line(
+        run("chat", "Hi", base_url=mock.base_url, key=None), ExitCode.USAGE
+    )
+    assert "CONVOKIT_SECRET_KEY" in line
+    assert "--api-key-file" in line
+    assert mock.requests == []
+
+
+def test_a_public_key_is_refused_before_sending(mock: MockServer) -> None:
+    result = run("chat", "Hi", base_url=mock.base_url, key="pk_live_abcdef123456")
+    line = assert_one_error_line(result, ExitCode.USAGE)
+    assert "public key" in line
+    assert "pk_live_abcdef123456" not in line
+    assert mock.requests == []
+
+
+@pytest.mark.parametrize("content", [None, ""], ids=["missing", "empty"])
+def test_unusable_key_file_is_a_usage_error(
+    mock: MockServer, tmp_path: Path, content: str | None
+) -> None:
+    key_file = tmp_path / "key"
+    if content is not None:
+        key_file.write_text(content)
+    result = run("chat", "--api-key-file", str(key_file), "Hi", base_url=mock.base_url)
+    line = assert_one_error_line(result, ExitCode.USAGE)
+    assert str(key_file) in line
+    assert mock.requests == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["chat", "--no-such-option", "Hi"],
+        ["chat", ""],
+        ["chat", "--max-retries", "-1", "Hi"],
+        ["chat", "--base-url", "ftp://127.0.0.1/", "Hi"],
+        [],
+    ],
+    ids=["unknown-option", "empty-message", "negative-retries", "bad-base-url", "no-command"],
+)
+def test_usage_errors_exit_2_without_sending(mock: MockServer, args: list[str]) -> None:
+    result = run(*args, base_url=mock.base_url)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip()
+    assert mock.requests == []
+
+
+def test_wrong_key_is_an_auth_error_with_status_and_request_id(mock: MockServer) -> None:
+    result = run("chat", "Hi", base_url=mock.base_url, key="sk_test_not_the_right_one")
+    line = assert_one_error_line(result, ExitCode.AUTH)
+    assert "401" in line
+    assert REQUEST_ID.search(line)
+    assert "CONVOKIT_SECRET_KEY" in line  # what to do
+    assert "sk_test_not_the_right_one" not in line
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "hint"),
+    [
+        (403, ExitCode.AUTH, "may not use"),
+        (429, ExitCode.API, "wait"),
+        (500, ExitCode.API, "try again later"),
+        (503, ExitCode.API, "try again later"),
+        (422, ExitCode.API, "Check the message"),
+    ],
+)
+def test_server_errors_print_one_line_and_exit_with_their_class(
+    mock: MockServer, status: int, code: ExitCode, hint: str
+) -> None:
+    mock.fail_next(status)
+    result = run("chat", "--max-retries", "0", "Hi", base_url=mock.base_url)
+    line = assert_one_error_line(result, code)
+    assert str(status) in line
+    assert REQUEST_ID.search(line)
+    assert hint in line
+
+
+def test_server_error_is_retried_by_default(mock: MockServer) -> None:
+    mock.fail_next(500)  # no Retry-After: the first backoff is at most half a second
+    result = run("chat", "Hi", base_url=mock.base_url)
+    assert result.returncode == 0, result.stderr
+    assert len(mock.requests) == 2
+
+
+def test_unknown_conversation_is_an_api_error(mock: MockServer) -> None:
+    result = run("chat", "--conversation-id", "conv_missing", "Hi", base_url=mock.base_url)
+    line = assert_one_error_line(result, ExitCode.API)
+    assert "404" in line
+    assert "--conversation-id" in line
+
+
+def test_unreachable_api_is_a_connection_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    base_url = f"http://127.0.0.1:{closed_port}"
+    result = run("chat", "--max-retries", "0", "Hi", base_url=base_url)
+    line = assert_one_error_line(result, ExitCode.CONNECTION)
+    assert base_url in line
+    assert "--base-url" in line
+
+
+def test_timeout_is_a_connection_error() -> None:
+    code, line = describe_error(APITimeoutError("POST /v1/chat failed: timed out"), "http://x")
+    assert code == ExitCode.CONNECTION
+    assert "did not answer in time" in line
+
+
+class _EchoingHandler(BaseHTTPRequestHandler):
+    """A misbehaving API that echoes the Authorization header in its 401 body."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = json.dumps(
+            {
+                "error": {
+                    "type": "authentication_error",
+                    "message": f"Bad credentials: {self.headers['Authorization']}",
+                }
+            }
+        ).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Request-Id", "req_0123abcd")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.mark.parametrize("key", [KEY, "sk_test_odd.shaped/key~12345"], ids=["usual", "odd"])
+def test_key_echoed_by_a_server_never_reaches_the_output(key: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = run("chat", "Hi", base_url=base_url, key=key)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == ExitCode.AUTH
+    assert "Bad credentials: Bearer sk_" in result.stderr
+    assert key not in result.stderr + result.stdout
+    for fragment in (key[8:14], key[-6:]):
+        assert fragment not in result.stderr, f"part of the key leaked: {fragment!r}"
+
+
+def test_help_lists_the_commands_and_the_exit_codes() -> None:
+    result = run("--help", base_url=None, key=None)
+    assert result.returncode == 0
+    for text in ("chat", "mock-server", "exit codes:"):
+        assert text in result.stdout
+    for code in ExitCode:
+        assert re.search(rf"^  {int(code)}\s", result.stdout, re.MULTILINE), code
+
+
+@pytest.mark.parametrize("option", ["--api-key", "--api-key-f", "--key"])
+def test_key_is_not_accepted_on_the_command_line(option: str) -> None:
+    # Nor as an abbreviation of --api-key-file, which would echo it as a file name.
+    result = run("chat", "Hi", option, KEY, base_url=None, key=None)
+    assert result.returncode == ExitCode.USAGE
+    assert "unrecognized arguments" in result.stderr
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_the_command_does_not_import_the_mock_server_or_web_frameworks() -> None:
+    code = (
+        "import sys, convokit.__main__, convokit._cli\n"
+        "heavy = ['convokit.testing', 'fastapi', 'starlette', 'uvicorn', 'pydantic']\n"
+        "print([name for name in heavy if name in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_mock_server_command_serves_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convokit", "mock-server", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        match = re.fullmatch(
+            r"ConvoKit mock server on (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)\n", banner
+        )
+        assert match, banner
+        result = run("chat", "Hi", base_url=match.group(1))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith('You said: "Hi"')
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_interactive_session_on_a_terminal_shows_a_prompt(mock: MockServer) -> None:
+    controller, terminal = pty.openpty()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CONVOKIT_")}
+    env |= {"CONVOKIT_SECRET_KEY": KEY, "CONVOKIT_BASE_URL": mock.base_url}
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "convokit", "chat"],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        os.write(controller, b"Hello\n/exit\n")
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert process.returncode == 0, stderr
+    assert stdout.startswith(PROMPT)
+    assert 'You said: "Hello" (turn 1 of this conversation)' in stdout
+    assert "/new starts a new conversation" in stderr

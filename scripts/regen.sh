@@ -4,6 +4,9 @@
 #   scripts/regen.sh           rewrite convokit_generated/ in place
 #   scripts/regen.sh --check   generate into a temporary folder and fail, with a diff,
 #                              when the committed package differs (CI runs this)
+#   scripts/regen.sh --lang typescript [OUTPUT_DIR]
+#                              TypeScript types instead, into git-ignored generated/typescript
+#                              (scripts/gen-typescript.sh does it)
 #
 # The generator comes from the project's .venv (make .venv installs the pinned
 # version); it is never taken from PATH. Output depends only on openapi.yaml,
@@ -12,6 +15,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+if [ "${1:-}" = --lang ]; then
+  case "${2:-}" in
+    typescript) exec "$root/scripts/gen-typescript.sh" "${@:3}" ;;
+    *) echo "usage: scripts/regen.sh --lang typescript [OUTPUT_DIR]" >&2; exit 2 ;;
+  esac
+fi
+
 generator="$root/.venv/bin/openapi-python-client"
 package=convokit_generated
 
@@ -24,7 +35,7 @@ mode=write
 case "${1:-}" in
   "") ;;
   --check) mode=check ;;
-  *) echo "usage: scripts/regen.sh [--check]" >&2; exit 2 ;;
+  *) echo "usage: scripts/regen.sh [--check | --lang typescript [OUTPUT_DIR]]" >&2; exit 2 ;;
 esac
 
 work=$(mktemp -d)

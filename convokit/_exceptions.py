@@ -179,7 +179,7 @@ def status_error(response: httpx.Response) -> APIStatusError:
         code = _str_or_none(detail.get("code"))
         param = _str_or_none(detail.get("param"))
     else:
-        message = _snippet(response) or response.reason_phrase or "no response body"
+        message = _snippet(response) or response.reason_phrase.strip() or "no response body"
         error_type = code = param = None
     return status_error_class(response.status_code)(
         message,
@@ -196,7 +196,9 @@ def status_error(response: httpx.Response) -> APIStatusError:
 def _decoded_body(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is JSON
+    # nested thousands deep.
+    except (ValueError, RecursionError):
         return redact(response.content.decode("utf-8", errors="replace"))
 
 

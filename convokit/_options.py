@@ -8,7 +8,7 @@ regeneration with no edit to this file.
 
 from __future__ import annotations
 
-import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -41,6 +41,11 @@ CALL_OPTIONS = ("timeout", "total_timeout", "max_retries", "extra_headers", *HEA
 # Headers the SDK owns on every request: letting an option set them would defeat
 # the key handling or the one-key-per-call idempotency guarantee.
 _RESERVED_HEADERS = frozenset({"authorization", *(h.lower() for h in HEADER_PARAMETERS.values())})
+# What HTTP/1.1 can carry (RFC 9110 tokens; visible ASCII values, inner spaces only).
+# Anything else would fail inside the send, after the call has started, or smuggle a
+# second header in through a line break.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?")
 _MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
@@ -103,6 +108,8 @@ def unknown_option_message(spelling: object, spellings: Mapping[str, str], calle
     folded = {name.replace("_", "").lower(): name for name in spellings}
     suggestion = folded.get(spelling.replace("_", "").replace("-", "").lower())
     if suggestion is None:
+        import difflib  # only for a mistyped option: not worth its import time at startup
+
         close = difflib.get_close_matches(spelling, list(spellings), n=1, cutoff=0.6)
         suggestion = close[0] if close else None
     if suggestion is not None:
@@ -225,6 +232,14 @@ def check_headers(name: str, value: object) -> dict[str, str]:
         if header.lower() in _RESERVED_HEADERS:
             hint = "api_key" if header.lower() == "authorization" else "idempotency_key"
             raise ValueError(f"{name!r} cannot set {header!r}: the SDK sets it; use {hint}=")
+        if not _HEADER_NAME.fullmatch(header):
+            raise ValueError(f"{name!r} has an invalid header name {header!r}")
+        if not _HEADER_VALUE.fullmatch(header_value):
+            # The value itself is not shown: headers often carry credentials.
+            raise ValueError(
+                f"{name!r} header {header!r} has an invalid value: use printable ASCII "
+                "without line breaks or leading/trailing spaces"
+            )
         headers[header] = header_value
     return headers
 

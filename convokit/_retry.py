@@ -20,6 +20,7 @@ MIN_JITTER = 0.75
 MAX_RETRY_AFTER_SECONDS = 60.0
 
 _RETRIED_STATUSES = frozenset({408, 409, 429})
+_MAX_BACKOFF_EXPONENT = 16  # 0.5 * 2**16 is far past MAX_BACKOFF_SECONDS already
 
 
 def is_retryable_status(status_code: int) -> bool:
@@ -28,15 +29,18 @@ def is_retryable_status(status_code: int) -> bool:
 
 
 def is_retryable_exception(error: httpx.RequestError) -> bool:
-    """Connection failures and timeouts are retried; a bad URL or protocol is not."""
-    if isinstance(error, httpx.UnsupportedProtocol | httpx.ProxyError):
+    """Connection failures and timeouts are retried; a bad URL or protocol is not, nor a
+    request the client itself could not put on the wire (LocalProtocolError)."""
+    if isinstance(error, httpx.UnsupportedProtocol | httpx.ProxyError | httpx.LocalProtocolError):
         return False
     return isinstance(error, httpx.TransportError)
 
 
 def backoff_seconds(retry_number: int, jitter: float) -> float:
     """Backoff before the `retry_number`-th retry (0-based): min(0.5 * 2**n, 8) * jitter."""
-    return min(INITIAL_BACKOFF_SECONDS * 2.0**retry_number, MAX_BACKOFF_SECONDS) * jitter
+    # The exponent is capped: 2.0**1024 overflows, and max_retries has no upper bound.
+    exponent = min(retry_number, _MAX_BACKOFF_EXPONENT)
+    return min(INITIAL_BACKOFF_SECONDS * 2.0**exponent, MAX_BACKOFF_SECONDS) * jitter
 
 
 def random_jitter() -> float:

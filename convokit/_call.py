@@ -4,17 +4,22 @@ clients drive it; only their sending and sleeping differ."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import httpx
 
-from convokit_generated.api.chat.create_chat import HEADER_PARAMETERS, build_request
+from convokit_generated.api.chat.create_chat import (
+    BODY_FIELDS,
+    HEADER_PARAMETERS,
+    build_request,
+)
 from convokit_generated.models import ChatRequest
 from convokit_generated.types import Unset
 
@@ -45,6 +50,20 @@ ChatInput = Mapping[str, Any] | str | None
 """chat()'s positional argument: a JS-style options dict, or the message itself."""
 
 
+def _operation() -> tuple[str, str, dict[str, str]]:
+    """The chat operation's method, path and fixed headers (Content-Type), asked of the
+    generated build_request once: they are the same for every call."""
+    placeholders = dict.fromkeys(HEADER_PARAMETERS, "-")
+    request = build_request(body=ChatRequest(message="-"), **placeholders)
+    parameters = set(HEADER_PARAMETERS.values())
+    fixed = {name: value for name, value in request["headers"].items() if name not in parameters}
+    return request["method"], request["url"], fixed
+
+
+_METHOD, _PATH, _FIXED_HEADERS = _operation()
+_MESSAGE_WIRE_NAME = BODY_FIELDS["message"]
+
+
 class ChatCall:
     """The state of one chat() call across its attempts."""
 
@@ -55,6 +74,7 @@ class ChatCall:
         "_timeout",
         "_total_timeout",
         "attempt",
+        "endpoint",
         "headers",
         "json",
         "method",
@@ -62,15 +82,21 @@ class ChatCall:
     )
 
     def __init__(self, config: ClientConfig, options: ChatInput, keywords: Mapping[str, Any]):
-        if isinstance(options, str):
-            options = {"message": options}
-        elif options is not None and not isinstance(options, Mapping):
-            raise TypeError(
-                f"chat() takes a dict of options or the message, got {type(options).__name__}"
-            )
-        fields = merge_options(options, keywords, CHAT_SPELLINGS, "chat()")
-        call = {name: fields.pop(name) for name in CALL_OPTIONS if name in fields}
-        body = chat_body(fields)
+        message = keywords.get("message") if options is None and len(keywords) == 1 else None
+        if type(message) is str and message.strip():
+            # chat(message="..."), the most common call: nothing to merge or check but that.
+            call: dict[str, Any] = {}
+            body: dict[str, Any] = {_MESSAGE_WIRE_NAME: message}
+        else:
+            if isinstance(options, str):
+                options = {"message": options}
+            elif options is not None and not isinstance(options, Mapping):
+                raise TypeError(
+                    f"chat() takes a dict of options or the message, got {type(options).__name__}"
+                )
+            fields = merge_options(options, keywords, CHAT_SPELLINGS, "chat()")
+            call = {name: fields.pop(name) for name in CALL_OPTIONS if name in fields}
+            body = chat_body(fields)
 
         self._timeout = (
             check_timeout("timeout", call["timeout"]) if "timeout" in call else config.timeout
@@ -78,7 +104,8 @@ class ChatCall:
         total = call.get("total_timeout", config.total_timeout)
         self._total_timeout = None if total is None else check_seconds("total_timeout", total)
         self._max_retries = check_max_retries(call.get("max_retries", config.max_retries))
-        extra_headers = check_headers("extra_headers", call.get("extra_headers") or {})
+        extra = call.get("extra_headers")
+        extra_headers = check_headers("extra_headers", extra) if extra else {}
 
         header_arguments = {
             name: call[name] for name in HEADER_PARAMETERS if call.get(name) is not None
@@ -87,13 +114,16 @@ class ChatCall:
         header_arguments["idempotency_key"] = (
             check_idempotency_key(header_arguments["idempotency_key"])
             if "idempotency_key" in header_arguments
-            else str(uuid.uuid4())
+            else new_idempotency_key()
         )
-        request = build_request(body=ChatRequest.from_dict(body), **header_arguments)
-        self.method: str = request["method"]
-        self.url: str = config.base_url + request["url"]
-        self.json: Any = request["json"]
-        self.headers = config.request_headers(extra_headers) | request["headers"]
+        header_values = {HEADER_PARAMETERS[name]: value for name, value in header_arguments.items()}
+        self.method: str = _METHOD
+        self.url: str = config.base_url + _PATH
+        self.endpoint = _parsed_url(self.url)
+        # chat_body() built and checked the body in wire form: sending it through the
+        # generated model and back (from_dict, to_dict) on every call bought nothing.
+        self.json: Any = body
+        self.headers = config.request_headers(extra_headers) | header_values | _FIXED_HEADERS
         self.attempt = 0
         self._started = time.monotonic()
         self._deadline = (
@@ -114,57 +144,62 @@ class ChatCall:
 
     def after_response(self, response: httpx.Response) -> ChatResponse | float:
         """The parsed reply, or the seconds to wait before retrying; raises a final error."""
-        self._log_attempt(response.status_code, response.headers.get("x-request-id"))
         if 200 <= response.status_code < 300:
+            if logger.isEnabledFor(logging.INFO):  # the header lookup is not free
+                self._log_attempt(response.status_code, response.headers.get("x-request-id"))
             return parse_chat_response(response)
         error = status_error(response)
         return self._retry_or_raise(
-            error, is_retryable_status(response.status_code), response.headers
+            error, is_retryable_status(response.status_code), response.headers, response.status_code
         )
 
     def after_exception(self, exception: httpx.RequestError) -> float:
         """The seconds to wait before retrying after a transport failure; raises a final error."""
-        self._log_attempt(None, None, type(exception).__name__)
         error_class = (
             APITimeoutError if isinstance(exception, httpx.TimeoutException) else APIConnectionError
         )
         detail = str(exception) or type(exception).__name__
         error = error_class(f"{self.method} {httpx.URL(self.url).path} failed: {detail}")
         error.__cause__ = exception
-        return self._retry_or_raise(error, is_retryable_exception(exception), None)
+        return self._retry_or_raise(
+            error, is_retryable_exception(exception), None, type(exception).__name__
+        )
 
     def _retry_or_raise(
-        self, error: APIError, retryable: bool, headers: Mapping[str, str] | None
+        self,
+        error: APIError,
+        retryable: bool,
+        headers: Mapping[str, str] | None,
+        outcome: int | str,
     ) -> float:
         retries_done = self.attempt - 1
-        if not retryable or retries_done >= self._max_retries:
+        wait: float | None = None
+        if retryable and retries_done < self._max_retries:
+            wait = wait_seconds(retries_done, headers, random_jitter())
+            if self._deadline is not None and time.monotonic() + wait >= self._deadline:
+                # Waiting would end past total_timeout: the caller gets the real failure now.
+                wait = None
+        self._log_attempt(outcome, error.request_id, wait)
+        if wait is None:
             raise error
-        wait = wait_seconds(retries_done, headers, random_jitter())
-        if self._deadline is not None and time.monotonic() + wait >= self._deadline:
-            # Waiting would end past total_timeout: the caller gets the real failure now.
-            raise error
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "retrying %s %s in %.2fs (retry %d of %d)",
-                self.method,
-                httpx.URL(self.url).path,
-                wait,
-                retries_done + 1,
-                self._max_retries,
-            )
         return wait
 
-    def _log_attempt(self, status: int | None, request_id: str | None, failure: str = "") -> None:
+    def _log_attempt(
+        self, outcome: int | str, request_id: str | None, wait: float | None = None
+    ) -> None:
+        """One record per attempt: its status (or transport failure) and the wait before
+        the next attempt, if there is one."""
         if not logger.isEnabledFor(logging.INFO):
             return
         logger.info(
-            "%s %s status=%s attempt=%d request_id=%s elapsed_ms=%.1f",
+            "%s %s status=%s attempt=%d request_id=%s elapsed_ms=%.1f%s",
             self.method,
             httpx.URL(self.url).path,
-            status if status is not None else failure,
+            outcome,
             self.attempt,
             request_id or "-",
             (time.monotonic() - self._started) * 1000,
+            "" if wait is None else f" retry_in={wait:.2f}s",
         )
 
 
@@ -197,7 +232,7 @@ def parse_chat_response(response: httpx.Response) -> ChatResponse:
 
     try:
         data = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         text = response.content.decode("utf-8", errors="replace")
         raise invalid(f"body is not JSON: {text[:200]!r}", text) from None
     if not isinstance(data, dict):
@@ -223,22 +258,52 @@ _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+_FieldCheck = tuple[str, bool, bool, str, type | tuple[type, ...] | None]
+_FIELD_CHECKS: dict[type, tuple[_FieldCheck, ...]] = {}
+
+
+def _field_checks(model_class: type) -> tuple[_FieldCheck, ...]:
+    """Once per model class (not per response): each field's name, whether None or Unset
+    may stand for it, and the JSON type its declaration names."""
+    checks = _FIELD_CHECKS.get(model_class)
+    if checks is None:
+        checks = _FIELD_CHECKS[model_class] = tuple(
+            (field.name, "None" in declared, "Unset" in declared, base, _JSON_TYPES.get(base))
+            for field in attrs.fields(model_class)
+            for declared in (str(field.type),)
+            for base in (declared.split(" | ")[0],)
+        )
+    return checks
+
+
 def _type_problem(model: Any, path: str = "") -> str | None:
     """Checks each field declared str/int/float/bool (the generated from_dict does not)."""
-    for field in attrs.fields(type(model)):
-        value = getattr(model, field.name)
-        declared = str(field.type)
-        if (value is None and "None" in declared) or (
-            isinstance(value, Unset) and "Unset" in declared
-        ):
+    for name, may_be_none, may_be_unset, base, expected in _field_checks(type(model)):
+        value = getattr(model, name)
+        if (value is None and may_be_none) or (may_be_unset and isinstance(value, Unset)):
             continue  # an optional field left out
-        base = declared.split(" | ")[0]
-        expected = _JSON_TYPES.get(base)
         if expected is not None:
             if not isinstance(value, expected) or (isinstance(value, bool) and base != "bool"):
-                return f"{path}{field.name} should be {base}, got {type(value).__name__}"
-        elif attrs.has(type(value)):
-            problem = _type_problem(value, f"{path}{field.name}.")
+                return f"{path}{name} should be {base}, got {type(value).__name__}"
+        elif getattr(type(value), "__attrs_attrs__", None) is not None:  # attrs.has(), faster
+            problem = _type_problem(value, f"{path}{name}.")
             if problem:
                 return problem
     return None
+
+
+def new_idempotency_key() -> str:
+    """A random (version 4) UUID, as text: what uuid.uuid4() gives, without importing uuid
+    (which imports platform) at startup, and at a fifth of its cost per call."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    hexa = raw.hex()
+    return f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_url(url: str) -> httpx.URL:
+    # Parsed once per endpoint, not per call: httpx re-parses (and re-validates the host
+    # of) a URL given as text on every request, which costs more than the SDK's own work.
+    return httpx.URL(url)

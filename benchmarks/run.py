@@ -1,0 +1,154 @@
+"""Runs every benchmark in one go and prints each figure as a ratio to its raw-httpx twin.
+
+    python benchmarks/run.py            full run (make bench); writes docs/benchmarks.md
+    python benchmarks/run.py --quick    small N, a few seconds of work (the smoke test)
+
+The full run replaces the generated section of docs/benchmarks.md (between the
+`<!-- results:start -->` and `<!-- results:end -->` markers); the analysis around it
+is written by hand. Every server is a child process on 127.0.0.1 that stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import coldstart
+import concurrency
+import memory
+import percall
+from _machine import describe
+from _measure import Figure
+from _server import running_server
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each benchmark does."""
+
+    blocks: int
+    calls_per_block: int
+    cold_start_runs: int
+    concurrent_calls: int
+    delay_ms: float
+    memory_calls: int
+
+
+FULL = Sizes(
+    blocks=40,
+    calls_per_block=100,
+    cold_start_runs=15,
+    concurrent_calls=1000,
+    delay_ms=75,
+    memory_calls=10_000,
+)
+QUICK = Sizes(
+    blocks=4,
+    calls_per_block=25,
+    cold_start_runs=3,
+    concurrent_calls=100,
+    delay_ms=20,
+    memory_calls=300,
+)
+
+
+def measure(sizes: Sizes, full: bool) -> list[Figure]:
+    """Every figure, printed as soon as it is known."""
+    figures: list[Figure] = []
+
+    def report(new: list[Figure]) -> None:
+        for figure in new:
+            print(figure.line(), flush=True)
+            for note in figure.notes:
+                print(f"    {note}", flush=True)
+        figures.extend(new)
+
+    with running_server() as server:
+        report(percall.run(server.url, sizes.blocks, sizes.calls_per_block))
+        report(coldstart.run(server.url, sizes.cold_start_runs))
+        report(memory.run(server.url, sizes.memory_calls))
+    with running_server(delay_ms=sizes.delay_ms) as slow_server:
+        report(
+            concurrency.run(
+                slow_server.url, sizes.concurrent_calls, sizes.delay_ms, compare_same_limits=full
+            )
+        )
+    return figures
+
+
+def results_markdown(figures: list[Figure], machine: list[str], command: str) -> str:
+    """The generated section of docs/benchmarks.md."""
+    lines = [
+        START,
+        f"Run `{command}` on {datetime.date.today().isoformat()}.",
+        "",
+        *[f"- {fact}" for fact in machine],
+        "",
+        "| figure | convokit | raw httpx | ratio | target | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for figure in figures:
+        met = {None: "", True: "yes", False: "**no**"}[figure.met]
+        lines.append(
+            f"| {figure.name} | {figure.sdk:.4g} {figure.unit} | {figure.raw:.4g} {figure.unit} "
+            f"| {figure.ratio:.4f}x | {figure.target} | {met} |"
+        )
+    lines.append("")
+    for figure in figures:
+        for note in figure.notes:
+            lines.append(f"- {figure.name}: {note}")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_results(path: Path, section: str) -> None:
+    """Replaces the generated section of `path` (or appends one)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        after = rest.split(END, 1)[1]
+        text = before + section + after
+    else:
+        text = text + ("\n" if text else "") + section + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small N: checks that all runs")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the results (default: docs/benchmarks.md on a full run, "
+        "nowhere on a quick one)",
+    )
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    machine = describe()
+    for fact in machine:
+        print(fact)
+    started = time.perf_counter()
+    figures = measure(sizes, full=not args.quick)
+    print(f"all benchmarks ran in {time.perf_counter() - started:.0f} s")
+    output = args.output if args.output is not None else (None if args.quick else DOC)
+    if output is not None:
+        command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
+        write_results(output, results_markdown(figures, machine, command))
+        print(f"results written to {output}")
+    missed = [figure.name for figure in figures if figure.met is False]
+    if missed:
+        print(f"targets missed: {', '.join(missed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The benchmarks run (small N) and print every figure; their targets are not asserted
+here, since timings on a shared machine are noise at this size (see docs/benchmarks.md).
+Then the connection pool those benchmarks called for, checked for what is not timing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from _spec import ROOT
+
+import convokit
+import convokit._client
+from convokit.testing import MockServer
+
+FIGURES = (
+    "per call, sync, httpx.MockTransport:",
+    "per call, sync, loopback:",
+    "per call, async, httpx.MockTransport:",
+    "per call, async, loopback:",
+    "cold start, import:",
+    "cold start, import + first call:",
+    "RSS growth over 300 sequential calls:",
+    "100 concurrent AsyncClient.chat(), cold pool, requests/s:",
+    "100 concurrent AsyncClient.chat(), warm pool, requests/s:",
+)
+
+
+@pytest.mark.slow
+def test_quick_benchmark_run_prints_every_figure_as_a_ratio(tmp_path: Path) -> None:
+    output = tmp_path / "results.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for name in FIGURES:
+        (line,) = [line for line in lines if line.startswith(name)]
+        assert " vs raw httpx " in line
+        assert float(line.split(" = ")[1].split("x")[0]) > 0  # the ratio to the raw twin
+    written = output.read_text(encoding="utf-8")
+    assert written.startswith("<!-- results:start -->")
+    assert written.rstrip().endswith("<!-- results:end -->")
+    rows = [row for row in written.splitlines() if row.startswith("| ")]
+    assert len(rows) == 2 + len(FIGURES)  # header, separator, one row a figure
+    # What is not timing is checked: no call failed and aclose() left no descriptor open.
+    (fds,) = [line for line in lines if "open fds convokit before/during/after" in line]
+    assert "errors: convokit 0," in fds
+    before, _, after = fds.split("aclose() ")[1].split(",")[0].split("/")
+    assert int(after) <= int(before)
+
+
+# The pool the benchmarks called for (convokit/_client.py): a queue of the SDK's own in
+# front of one-connection httpx pools. Checked with a queue of 2 so that calls really
+# wait in it; a responder that blocks holds requests in flight without any sleep.
+
+
+class _Gate:
+    """A MockServer responder that holds every request until `open()`, counting them."""
+
+    def __init__(self) -> None:
+        self._opened = threading.Event()
+        self._lock = threading.Condition()
+        self.in_flight = 0
+
+    def __call__(self, messages: list[dict[str, str]]) -> str:
+        with self._lock:
+            self.in_flight += 1
+            self._lock.notify_all()
+        self._opened.wait(timeout=30)
+        with self._lock:
+            self.in_flight -= 1
+        return "done"
+
+    def wait_for(self, count: int) -> None:
+        with self._lock:
+            assert self._lock.wait_for(lambda: self.in_flight >= count, timeout=30)
+
+    def open(self) -> None:
+        self._opened.set()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _fds_settle_at(most: int) -> bool:
+    """Whether this process's open descriptors come down to `most`: the in-process
+    MockServer's connection threads close their sockets just after close() returns."""
+    deadline = time.monotonic() + 10
+    while _open_fds() > most:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.fixture
+def two_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(convokit._client, "_MAX_CONNECTIONS", 2)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.usefixtures("two_connections")
+def test_sync_calls_past_the_connection_limit_wait_in_the_queue() -> None:
+    gate = _Gate()
+    fds = _open_fds()
+    with MockServer(responder=gate) as server:
+        client = convokit.create_client("sk_test_pool", base_url=server.base_url)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            held = [pool.submit(client.chat, message=f"held {n}") for n in range(2)]
+            gate.wait_for(2)
+            # Both connections are busy: a third call waits in the SDK's queue, and its
+            # pool timeout ends the wait (it never reaches the server).
+            with pytest.raises(convokit.APITimeoutError) as waited:
+                client.chat(message="third", timeout=httpx.Timeout(10, pool=0.05), max_retries=0)
+            assert isinstance(waited.value.__cause__, httpx.PoolTimeout)
+            gate.open()
+            assert [future.result(timeout=30).reply for future in held] == ["done", "done"]
+        # The slots came back: more calls than connections all go through, one by one.
+        for n in range(5):
+            assert client.chat(message=f"after {n}").reply == "done"
+        client.close()
+    assert _fds_settle_at(fds)
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("two_connections")
+async def test_async_calls_past_the_connection_limit_wait_in_the_queue() -> None:
+    gate = _Gate()
+    fds = _open_fds()
+    with MockServer(responder=gate) as server:
+        client = convokit.create_async_client("sk_test_pool", base_url=server.base_url)
+        held = [asyncio.create_task(client.chat(message=f"held {n}")) for n in range(2)]
+        await asyncio.to_thread(gate.wait_for, 2)
+        with pytest.raises(convokit.APITimeoutError) as waited:
+            await client.chat(message="third", timeout=httpx.Timeout(10, pool=0.05), max_retries=0)
+        assert isinstance(waited.value.__cause__, httpx.PoolTimeout)
+        gate.open()
+        assert [(await task).reply for task in held] == ["done", "done"]
+        # Many more calls than connections at once: all queue, none fails.
+        replies = await asyncio.gather(*(client.chat(message=f"burst {n}") for n in range(20)))
+        assert {reply.reply for reply in replies} == {"done"}
+        await client.aclose()
+    assert _fds_settle_at(fds)
+
+
+@pytest.mark.usefixtures("two_connections")
+def test_a_connection_lost_mid_call_gives_its_queue_slot_back() -> None:
+    with MockServer() as server:
+        client = convokit.create_client(
+            "sk_test_pool", base_url=server.base_url, timeout=httpx.Timeout(10, pool=1)
+        )
+        server.drop_next(times=4)
+        for _ in range(4):  # more failures than slots: a leaked slot would time out below
+            with pytest.raises(convokit.APIConnectionError) as failed:
+                client.chat(message="lost", max_retries=0)
+            assert not isinstance(failed.value.__cause__, httpx.PoolTimeout)
+        assert client.chat(message="still served").reply
+        client.close()
+
+
+def test_after_a_burst_only_max_idle_connections_stay_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(convokit._client, "_MAX_CONNECTIONS", 3)
+    monkeypatch.setattr(convokit._client, "_MAX_IDLE", 1)
+    gate = _Gate()
+    with MockServer(responder=gate) as server:
+        client = convokit.create_client("sk_test_pool", base_url=server.base_url)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            held = [pool.submit(client.chat, message=f"held {n}") for n in range(3)]
+            gate.wait_for(3)  # three connections open at once
+            gate.open()
+            assert [future.result(timeout=30).reply for future in held] == ["done"] * 3
+        transport = client._pool.http._transport
+        assert isinstance(transport, convokit._client._PoolTransport)
+        assert len(transport._connections._open) == 1  # two were closed when returned
+        assert client.chat(message="again").reply == "done"
+        client.close()
+        assert not transport._connections._open

@@ -194,12 +194,23 @@ def status_error(response: httpx.Response) -> APIStatusError:
 
 
 def _decoded_body(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content)
     # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is JSON
     # nested thousands deep.
+    try:
+        return _redacted(json.loads(response.content))
     except (ValueError, RecursionError):
         return redact(response.content.decode("utf-8", errors="replace"))
+
+
+def _redacted(value: Any) -> Any:
+    """`value` with every string in it redacted: a server or proxy may echo the key."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    if isinstance(value, dict):
+        return {redact(str(key)): _redacted(item) for key, item in value.items()}
+    return value
 
 
 def _snippet(response: httpx.Response) -> str:

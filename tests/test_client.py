@@ -354,3 +354,21 @@ def test_public_names_are_exported() -> None:
     assert {"conversationId", "widgetId", "instanceId", "chatHistory"} <= set(
         convokit.ChatOptions.__optional_keys__
     )
+
+
+def test_an_error_body_that_echoes_the_key_is_redacted_everywhere() -> None:
+    key = "sk_test_echoedCANARY123"
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        auth = request.headers["authorization"]
+        body = {"error": {"type": "authentication_error", "message": f"bad {auth}"}, auth: [auth]}
+        return httpx.Response(401, json=body, headers={"x-request-id": "req_echo"})
+
+    client = create_client(key, http_client=httpx.Client(transport=httpx.MockTransport(echo)))
+    with pytest.raises(convokit.AuthenticationError) as raised:
+        client.chat(message="Hi")
+    error = raised.value
+    assert error.request_id == "req_echo"
+    for text in (str(error), error.message, repr(error.body), repr(error)):
+        assert key not in text
+        assert "CANARY" not in text

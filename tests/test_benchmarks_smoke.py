@@ -18,7 +18,7 @@ import pytest
 from _spec import ROOT
 
 import convokit
-import convokit._client
+import convokit._transport
 from convokit.testing import MockServer
 
 FIGURES = (
@@ -63,7 +63,7 @@ def test_quick_benchmark_run_prints_every_figure_as_a_ratio(tmp_path: Path) -> N
     assert int(after) <= int(before)
 
 
-# The pool the benchmarks called for (convokit/_client.py): a queue of the SDK's own in
+# The pool the benchmarks called for (convokit/_transport.py): a queue of the SDK's own in
 # front of one-connection httpx pools. Checked with a queue of 2 so that calls really
 # wait in it; a responder that blocks holds requests in flight without any sleep.
 
@@ -110,7 +110,7 @@ def _fds_settle_at(most: int) -> bool:
 
 @pytest.fixture
 def two_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(convokit._client, "_MAX_CONNECTIONS", 2)
+    monkeypatch.setattr(convokit._transport, "MAX_CONNECTIONS", 2)
 
 
 @pytest.fixture
@@ -180,8 +180,8 @@ def test_a_connection_lost_mid_call_gives_its_queue_slot_back() -> None:
 def test_after_a_burst_only_max_idle_connections_stay_open(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(convokit._client, "_MAX_CONNECTIONS", 3)
-    monkeypatch.setattr(convokit._client, "_MAX_IDLE", 1)
+    monkeypatch.setattr(convokit._transport, "MAX_CONNECTIONS", 3)
+    monkeypatch.setattr(convokit._transport, "MAX_IDLE", 1)
     gate = _Gate()
     with MockServer(responder=gate) as server:
         client = convokit.create_client("sk_test_pool", base_url=server.base_url)
@@ -191,7 +191,7 @@ def test_after_a_burst_only_max_idle_connections_stay_open(
             gate.open()
             assert [future.result(timeout=30).reply for future in held] == ["done"] * 3
         transport = client._pool.http._transport
-        assert isinstance(transport, convokit._client._PoolTransport)
+        assert isinstance(transport, convokit._transport.PoolTransport)
         assert len(transport._connections._open) == 1  # two were closed when returned
         assert client.chat(message="again").reply == "done"
         client.close()

@@ -15,8 +15,10 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -115,6 +117,28 @@ class ServerProcess:
         self.process = process
         self.port = port
         self.url = f"http://{HOST}:{port}"
+
+    def round_trips_per_second(self, count: int = 5000) -> float:
+        """What the server sustains on one keep-alive connection with a client that does
+        nothing but send bytes and read them back: the ceiling of every figure here."""
+        body = b'{"message":"hi"}'
+        request = (
+            b"POST /v1/chat HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        with socket.create_connection((HOST, self.port)) as connection:
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            started = time.perf_counter()
+            for _ in range(count):
+                connection.sendall(request)
+                received = 0
+                while received < len(_RESPONSE):
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        raise RuntimeError("the benchmark server closed the connection")
+                    received += len(chunk)
+            return count / (time.perf_counter() - started)
 
 
 @contextmanager

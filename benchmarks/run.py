@@ -72,7 +72,13 @@ def measure(sizes: Sizes, full: bool) -> list[Figure]:
         figures.extend(new)
 
     with running_server() as server:
-        report(percall.run(server.url, sizes.blocks, sizes.calls_per_block))
+        ceiling = server.round_trips_per_second()
+        per_call = percall.run(server.url, sizes.blocks, sizes.calls_per_block)
+        per_call[0].notes.append(
+            f"the server alone, with a bare socket client: {ceiling:.0f} round trips/s "
+            "on one keep-alive connection (it is not the bottleneck)"
+        )
+        report(per_call)
         report(coldstart.run(server.url, sizes.cold_start_runs))
         report(memory.run(server.url, sizes.memory_calls))
     with running_server(delay_ms=sizes.delay_ms) as slow_server:

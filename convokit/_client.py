@@ -67,7 +67,19 @@ class _BaseClient(Generic[HttpClient]):
     _config: ClientConfig
     _pool: _Pool[HttpClient]
 
-    def _setup(self, options: Mapping[str, Any], http_client: object) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        total_timeout: float | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: HttpClient | None = None,
+        allow_insecure: bool = False,
+    ) -> None:
+        options = {name: value for name, value in locals().items() if name in CLIENT_OPTIONS}
         configure_from_env()
         self._config = resolve_config(options)
         expected = self._http_client_type()
@@ -136,21 +148,6 @@ class Client(_BaseClient[httpx.Client]):
     """
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
-
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        total_timeout: float | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.Client | None = None,
-        allow_insecure: bool = False,
-    ) -> None:
-        options = {name: value for name, value in locals().items() if name in CLIENT_OPTIONS}
-        self._setup(options, http_client)
 
     @classmethod
     def _http_client_type(cls) -> type[httpx.Client]:
@@ -232,21 +229,6 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     """
 
     _sleep: Callable[[float], Any] = staticmethod(_asyncio_sleep)
-
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        total_timeout: float | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        allow_insecure: bool = False,
-    ) -> None:
-        options = {name: value for name, value in locals().items() if name in CLIENT_OPTIONS}
-        self._setup(options, http_client)
 
     @classmethod
     def _http_client_type(cls) -> type[httpx.AsyncClient]:

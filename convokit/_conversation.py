@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._models import ChatMessage, ChatResponse
 from ._options import CHAT_SPELLINGS
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from ._client import AsyncClient, Client
 
 __all__ = ["AsyncConversation", "Conversation"]
+
+AnyClient = TypeVar("AnyClient", "Client", "AsyncClient")
 
 
 class _Thread:
@@ -86,20 +88,17 @@ def _checked_id(name: str, value: object) -> str | None:
     return value
 
 
-class Conversation:
-    """One conversation thread: `conv.send("Hi")`, then `conv.send("And then?")` in the same thread.
-
-    Made by `client.conversation(widget_id=None, instance_id=None)`. `id` is None
-    until the first reply; `history` is the list of turns so far (a user
-    ChatMessage and an assistant ChatMessage per successful send). A failed send
-    leaves both unchanged. Send one message at a time.
-    """
+class _ConversationBase(Generic[AnyClient]):
+    """What both helpers hold: their client and their thread (only send() differs)."""
 
     __slots__ = ("_client", "_thread")
 
+    _client: AnyClient
+    _thread: _Thread
+
     def __init__(
         self,
-        client: Client,
+        client: AnyClient,
         widget_id: str | None = None,
         instance_id: str | None = None,
         *,
@@ -117,6 +116,21 @@ class Conversation:
     def history(self) -> list[ChatMessage]:
         """The turns so far, oldest first (a copy)."""
         return self._thread.history
+
+    def __repr__(self) -> str:
+        return self._thread.describe(type(self).__name__)
+
+
+class Conversation(_ConversationBase["Client"]):
+    """One conversation thread: `conv.send("Hi")`, then `conv.send("And then?")` in the same thread.
+
+    Made by `client.conversation(widget_id=None, instance_id=None)`. `id` is None
+    until the first reply; `history` is the list of turns so far (a user
+    ChatMessage and an assistant ChatMessage per successful send). A failed send
+    leaves both unchanged. Send one message at a time.
+    """
+
+    __slots__ = ()
 
     def send(self, message: str, /, **options: Any) -> ChatResponse:
         """Sends the next user message in this thread and returns the reply.
@@ -132,35 +146,11 @@ class Conversation:
         self._thread.record(message, response)
         return response
 
-    def __repr__(self) -> str:
-        return self._thread.describe(type(self).__name__)
 
-
-class AsyncConversation:
+class AsyncConversation(_ConversationBase["AsyncClient"]):
     """The async twin of Conversation: `await conv.send("Hi")`."""
 
-    __slots__ = ("_client", "_thread")
-
-    def __init__(
-        self,
-        client: AsyncClient,
-        widget_id: str | None = None,
-        instance_id: str | None = None,
-        *,
-        conversation_id: str | None = None,
-    ) -> None:
-        self._client = client
-        self._thread = _Thread(widget_id, instance_id, conversation_id)
-
-    @property
-    def id(self) -> str | None:
-        """The conversation id the API assigned (None until the first reply)."""
-        return self._thread.id
-
-    @property
-    def history(self) -> list[ChatMessage]:
-        """The turns so far, oldest first (a copy)."""
-        return self._thread.history
+    __slots__ = ()
 
     async def send(self, message: str, /, **options: Any) -> ChatResponse:
         """Sends the next user message in this thread and returns the reply; see Conversation."""
@@ -172,6 +162,3 @@ class AsyncConversation:
             raise
         self._thread.record(message, response)
         return response
-
-    def __repr__(self) -> str:
-        return self._thread.describe(type(self).__name__)

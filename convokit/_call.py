@@ -78,7 +78,6 @@ class ChatCall:
         "headers",
         "json",
         "method",
-        "url",
     )
 
     def __init__(self, config: ClientConfig, options: ChatInput, keywords: Mapping[str, Any]):
@@ -118,8 +117,7 @@ class ChatCall:
         )
         header_values = {HEADER_PARAMETERS[name]: value for name, value in header_arguments.items()}
         self.method: str = _METHOD
-        self.url: str = config.base_url + _PATH
-        self.endpoint = _parsed_url(self.url)
+        self.endpoint = _parsed_url(config.base_url + _PATH)
         # chat_body() built and checked the body in wire form: sending it through the
         # generated model and back (from_dict, to_dict) on every call bought nothing.
         self.json: Any = body
@@ -159,7 +157,7 @@ class ChatCall:
             APITimeoutError if isinstance(exception, httpx.TimeoutException) else APIConnectionError
         )
         detail = str(exception) or type(exception).__name__
-        error = error_class(f"{self.method} {httpx.URL(self.url).path} failed: {detail}")
+        error = error_class(f"{self.method} {self.endpoint.path} failed: {detail}")
         error.__cause__ = exception
         return self._retry_or_raise(
             error, is_retryable_exception(exception), None, type(exception).__name__
@@ -194,7 +192,7 @@ class ChatCall:
         logger.info(
             "%s %s status=%s attempt=%d request_id=%s elapsed_ms=%.1f%s",
             self.method,
-            httpx.URL(self.url).path,
+            self.endpoint.path,
             outcome,
             self.attempt,
             request_id or "-",

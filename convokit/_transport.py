@@ -46,6 +46,11 @@ class _Connections(Generic[Transport]):
         self._free: list[Transport] = []
         self._make: Callable[[], Transport] = make
 
+    @property
+    def in_use(self) -> int:
+        """Pools handed out and not yet given back."""
+        return len(self._open) - len(self._free)
+
     def take(self) -> Transport:
         """A free pool (a new one when none is free)."""
         if self._free:
@@ -150,6 +155,11 @@ class PoolTransport(httpx.BaseTransport):
         self._queue = threading.Semaphore(MAX_CONNECTIONS)
         self._lock = threading.Lock()  # guards _connections across threads
 
+    @property
+    def connections_in_use(self) -> int:
+        """Connections a request holds right now (0 once every response is closed)."""
+        return self._connections.in_use
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not self._queue.acquire(timeout=_pool_timeout(request)):
             raise _pool_timeout_error(request)
@@ -192,6 +202,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             lambda: httpx.AsyncHTTPTransport(verify=ssl_context, limits=_ONE_CONNECTION)
         )
         self._queue = asyncio.Semaphore(MAX_CONNECTIONS)
+
+    @property
+    def connections_in_use(self) -> int:
+        """Connections a request holds right now (0 once every response is closed)."""
+        return self._connections.in_use
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._queue.locked():

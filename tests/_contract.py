@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from _spec import SPEC_PATH, resolve, spec
+from _spec import SPEC_PATH, examples_of, resolve, spec
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
@@ -55,7 +55,7 @@ ERROR_CLASSES: dict[int, type[convokit.APIStatusError]] = {
 def error_example(status: int) -> dict[str, str]:
     """The `error` object of openapi.yaml's example response for `status`."""
     response = resolve(_CHAT["responses"][str(status)])
-    detail: dict[str, str] = response["content"]["application/json"]["example"]["error"]
+    detail: dict[str, str] = examples_of(response["content"]["application/json"])[0]["error"]
     return detail
 
 

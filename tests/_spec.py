@@ -50,3 +50,10 @@ def resolve(node: dict[str, Any]) -> dict[str, Any]:
     for part in ref.removeprefix("#/").split("/"):
         target = target[part.replace("~1", "/").replace("~0", "~")]
     return resolve(target)
+
+
+def examples_of(media: dict[str, Any]) -> list[Any]:
+    """Every example value of a media type object: its `example` and its named `examples`."""
+    found = [media["example"]] if "example" in media else []
+    found += [resolve(example)["value"] for example in media.get("examples", {}).values()]
+    return found

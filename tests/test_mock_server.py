@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _spec import ROOT, resolve, schema_validator, spec
+from _spec import ROOT, examples_of, resolve, schema_validator, spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,7 +41,7 @@ def _documented_error_types() -> dict[int, str]:
     types: dict[int, str] = {}
     for status, node in responses.items():
         if status != "200":
-            example = resolve(node)["content"]["application/json"]["example"]
+            example = examples_of(resolve(node)["content"]["application/json"])[0]
             types[int(status)] = example["error"]["type"]
     return types
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _spec import ROOT, SPEC_PATH, resolve, spec, validator_at
+from _spec import ROOT, SPEC_PATH, examples_of, resolve, spec, validator_at
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
@@ -97,7 +97,7 @@ def test_every_response_has_request_id_and_a_valid_example(status: str) -> None:
     if status in ("429", "503"):
         assert "Retry-After" in response["headers"]
     media = response["content"]["application/json"]
-    examples = _examples_of(media)
+    examples = examples_of(media)
     assert examples, f"response {status} has no example"
     pointer = _schema_pointer(media["schema"])
     for example in examples:
@@ -109,7 +109,7 @@ def test_every_response_has_request_id_and_a_valid_example(status: str) -> None:
 
 def test_every_request_example_is_valid() -> None:
     media = CHAT["requestBody"]["content"]["application/json"]
-    examples = _examples_of(media)
+    examples = examples_of(media)
     assert len(examples) >= 3
     for example in examples:
         assert not list(validator_at("/components/schemas/ChatRequest").iter_errors(example))
@@ -122,12 +122,6 @@ def test_schema_validation_rejects_what_the_contract_forbids() -> None:
     assert not request.is_valid({"message": "hi", "conversation_id": "conv_1"})
     assert not request.is_valid({"message": "hi", "chatHistory": [{"role": "bot", "content": "x"}]})
     assert request.is_valid({"message": "hi", "chatHistory": [{"role": "system", "content": "x"}]})
-
-
-def _examples_of(media: dict[str, Any]) -> list[Any]:
-    found = [media["example"]] if "example" in media else []
-    found += [resolve(example)["value"] for example in media.get("examples", {}).values()]
-    return found
 
 
 def _schema_pointer(schema: dict[str, Any]) -> str:

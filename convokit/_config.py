@@ -38,6 +38,7 @@ class ClientConfig:
     total_timeout: float | None
     max_retries: int
     default_headers: Mapping[str, str]
+    proxy: httpx.Proxy | None = None
 
     def request_headers(self, extra_headers: Mapping[str, str]) -> dict[str, str]:
         """A request's headers: the caller's, then the SDK's own, which nothing replaces."""
@@ -59,6 +60,7 @@ def resolve_config(options: Mapping[str, Any]) -> ClientConfig:
         total_timeout=_optional_seconds("total_timeout", options.get("total_timeout")),
         max_retries=check_max_retries(options.get("max_retries", DEFAULT_MAX_RETRIES)),
         default_headers=check_headers("default_headers", options.get("default_headers") or {}),
+        proxy=_proxy(options.get("proxy")),
     )
 
 
@@ -87,6 +89,23 @@ def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientCo
 
 def _optional_seconds(name: str, value: object) -> float | None:
     return None if value is None else check_seconds(name, value)
+
+
+def _proxy(value: object) -> httpx.Proxy | None:
+    """The `proxy` option: None (the environment's HTTPS_PROXY etc. apply), or a proxy URL
+    (http, https, or socks5 with httpx's socks extra)."""
+    if value is None or isinstance(value, httpx.Proxy):
+        return value
+    if not isinstance(value, str | httpx.URL):
+        raise TypeError(f"'proxy' must be a URL string or an httpx.Proxy, got {type(value)}")
+    try:
+        proxy = httpx.Proxy(value)
+    except (httpx.InvalidURL, ValueError) as error:
+        # The URL may carry the proxy's password: name only what is wrong.
+        raise ValueError(
+            f"'proxy' must be an http://, https:// or socks5:// URL ({type(error).__name__})"
+        ) from None
+    return proxy
 
 
 def _api_key(value: object) -> SecretKey:

@@ -51,6 +51,12 @@ PATH="$root/.venv/bin:$PATH" "$generator" generate \
   --fail-on-warning \
   >"$work/generator.log" 2>&1 || { cat "$work/generator.log" >&2; exit 1; }
 
+# What the generator's templates cannot see (parameter schemas, examples of $ref'd
+# responses) comes from the spec as data, formatted as the generator formats its output.
+"$root/.venv/bin/python" scripts/operations_data.py openapi.yaml "$work/$package/operations_data.py"
+"$root/.venv/bin/ruff" format --isolated --no-cache --target-version py311 --line-length 120 \
+  --quiet "$work/$package/operations_data.py"
+
 # --meta none writes no py.typed; the package ships typed, so the marker is part of it.
 touch "$work/$package/py.typed"
 find "$work/$package" -name __pycache__ -prune -exec rm -rf {} +

@@ -12,6 +12,19 @@ from ...types import UNSET, Response, Unset
 
 METHOD = "POST"
 PATH = "/v1/chat"
+OPERATION_KEY = METHOD + " " + PATH
+"""This operation's key in operations_data.OPERATIONS (its schemas and examples)."""
+NAME = "create_chat"
+"""The operation's Python name: its operationId in snake_case, this module's name."""
+
+RESPONSE_MODEL = ChatResponse
+"""The model of the documented 2xx response (None when it has no JSON object body)."""
+
+PATH_PARAMETERS: dict[str, str] = {}
+"""Path parameters: Python argument name -> name in the path template."""
+
+QUERY_PARAMETERS: dict[str, str] = {}
+"""Query parameters: Python argument name -> name in the query string."""
 
 BODY_FIELDS: dict[str, str] = {
     "message": "message",
@@ -21,6 +34,9 @@ BODY_FIELDS: dict[str, str] = {
     "chat_history": "chatHistory",
 }
 """Request body fields: Python attribute name of ChatRequest -> JSON name on the wire."""
+
+BODY_MODEL = ChatRequest
+"""The request body's model."""
 
 REQUIRED_BODY_FIELDS: frozenset[str] = frozenset(
     {

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _spec import ROOT, SPEC_PATH
+from _spec import ROOT
 
 from convokit.testing import MockServer
 
@@ -39,21 +41,28 @@ def module_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("go")
     for name in ("go.mod", "main.go"):
         shutil.copy2(CLIENT_DIR / name, out / name)
-    # The README's command, with the output folder moved into the copy.
     result = subprocess.run(
-        [
-            str(GENERATOR), "generate", "-i", str(SPEC_PATH), "-g", "go",
-            "-o", str(out / "convokit"),
-            "--package-name", "convokit", "--additional-properties=withGoMod=false",
-            "--global-property=apiTests=false,modelTests=false,apiDocs=false,modelDocs=false",
-        ],
+        _readme_generate_command(output=out / "convokit"),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return out
+
+
+def _readme_generate_command(output: Path) -> list[str]:
+    """README's openapi-generator command for Go, with its output folder replaced."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"^\.venv/bin/openapi-generator-cli generate (?:.*\\\n)*.*$", readme, re.M)
+    assert match, "README's Other languages section has no openapi-generator-cli command"
+    words = shlex.split(match[0].replace("\\\n", " "))
+    assert words[words.index("-g") + 1] == "go" and words[words.index("-i") + 1] == "openapi.yaml"
+    words[0] = str(ROOT / words[0])
+    words[words.index("-o") + 1] = str(output)
+    return words
 
 
 def _go_env(tmp_path: Path) -> dict[str, str]:

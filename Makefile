@@ -56,4 +56,4 @@ bench: $(VENV_STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) node_modules dist build site generated .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules dist build site generated clients/go/convokit .mypy_cache .ruff_cache .pytest_cache

@@ -8,9 +8,10 @@
 #                              TypeScript types instead, into git-ignored generated/typescript
 #                              (scripts/gen-typescript.sh does it)
 #
-# The generator comes from the project's .venv (make .venv installs the pinned
-# version); it is never taken from PATH. Output depends only on openapi.yaml,
-# generator-config.yml, templates/ and the pinned tool versions.
+# The generator comes from the project's .venv, never from PATH; on a fresh clone
+# regen.sh first creates .venv through the Makefile rule `make demo` and `make test`
+# use (`make .venv/.installed`, which installs the pinned versions). Output depends
+# only on openapi.yaml, generator-config.yml, templates/ and the pinned tool versions.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,8 +28,12 @@ generator="$root/.venv/bin/openapi-python-client"
 package=convokit_generated
 
 if [ ! -x "$generator" ]; then
-  echo "regen.sh: $generator is missing; run 'make .venv' first (it installs the pinned generator)." >&2
-  exit 2
+  echo "regen.sh: .venv has no openapi-python-client; creating it: make .venv/.installed" >&2
+  ${MAKE:-make} -C "$root" --no-print-directory .venv/.installed >&2
+  if [ ! -x "$generator" ]; then
+    echo "regen.sh: $generator is still missing after 'make .venv/.installed'; remove .venv and run regen.sh again." >&2
+    exit 2
+  fi
 fi
 
 mode=write

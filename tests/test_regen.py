@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import filecmp
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,6 +53,31 @@ def test_two_runs_write_identical_output(tmp_path: Path) -> None:
     comparison = filecmp.dircmp(snapshot, repo / "convokit_generated", ignore=["__pycache__"])
     assert _all_identical(comparison)
     assert (repo / "convokit_generated" / "py.typed").exists()
+
+
+def test_on_a_fresh_clone_it_makes_the_venv_with_the_makefile_rule(tmp_path: Path) -> None:
+    repo = copy_repo(tmp_path / "repo")
+    (repo / ".venv").unlink()  # a fresh clone has no .venv
+    shutil.copy2(ROOT / "Makefile", repo / "Makefile")
+    # `make -n` shows what the rule would run without installing anything (no network
+    # here); the generator is then still missing, which regen.sh must say.
+    result = subprocess.run(
+        [str(repo / "scripts" / "regen.sh"), "--check"],
+        cwd=repo,
+        env={**os.environ, "MAKE": "make -n"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert "No rule to make target" not in result.stderr, result.stderr
+    dry_run = result.stderr
+    assert "-m venv .venv" in dry_run, dry_run
+    assert "pip install" in dry_run
+    assert "touch .venv/.installed" in dry_run
+    assert result.returncode == 2
+    assert "still missing after" in result.stderr
 
 
 def _all_identical(comparison: filecmp.dircmp[str]) -> bool:

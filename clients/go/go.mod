@@ -1,0 +1,3 @@
+module convokit-chat
+
+go 1.19

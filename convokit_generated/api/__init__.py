@@ -1,1 +1,266 @@
-"""Contains methods for accessing the API"""
+"""Every operation of the API: its descriptor, and a typed method that calls it.
+
+Generated from openapi.yaml by scripts/regen.sh (templates/api_init.py.jinja); never edit
+by hand. `convokit` is the supported client: `client.api.<name>(...)` calls these methods
+with its own auth, retries, deadlines and typed errors. The descriptors are plain data
+for any client or mock server to read.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from types import ModuleType
+from typing import Any, Final, Literal
+
+import attrs
+import httpx
+
+from .. import models as _models
+from ..models import (
+    ChatMessage,
+    ChatMessageRole,
+    ChatRequest,
+    ErrorBody,
+    ErrorDetail,
+    Usage,
+)
+from ..operations_data import OPERATIONS as _OPERATIONS_DATA
+from ..types import UNSET, Unset
+from .chat import create_chat
+
+IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+"""The request header with which an operation declares that the server runs one key once."""
+_IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+ParameterLocation = Literal["path", "query", "header"]
+
+
+@attrs.frozen
+class Parameter:
+    """A path, query or header parameter of an operation."""
+
+    python_name: str
+    wire_name: str
+    location: ParameterLocation
+    required: bool
+    schema: Mapping[str, Any]
+
+
+@attrs.frozen
+class BodyField:
+    """One property of an operation's JSON request body."""
+
+    python_name: str
+    wire_name: str
+    required: bool
+    schema: Mapping[str, Any]
+
+
+@attrs.frozen
+class DocumentedResponse:
+    """A response the spec documents for an operation, with its examples."""
+
+    status: int
+    description: str
+    content_type: str | None
+    schema: Mapping[str, Any] | None
+    examples: tuple[Any, ...]
+
+
+@attrs.frozen
+class Operation:
+    """What one operation takes and answers."""
+
+    name: str
+    """Python name: the operationId in snake_case (`create_chat`)."""
+    operation_id: str
+    method: str
+    path: str
+    """Path template, e.g. `/v1/conversations/{conversationId}`."""
+    module: ModuleType
+    """The generated endpoint module (build_request, parse_response, BodyDict)."""
+    parameters: tuple[Parameter, ...]
+    body_model: type | None
+    body_fields: tuple[BodyField, ...]
+    body_required: bool
+    body_schema: Mapping[str, Any] | None
+    content_type: str | None
+    response_model: type | None
+    """The 2xx response's model, with a `request_id` attribute."""
+    responses: Mapping[int, DocumentedResponse]
+
+    @property
+    def idempotency_key(self) -> Parameter | None:
+        """The operation's Idempotency-Key header parameter, if it declares one."""
+        for parameter in self.parameters:
+            if parameter.location == "header" and parameter.wire_name.lower() == IDEMPOTENCY_KEY_HEADER.lower():
+                return parameter
+        return None
+
+    @property
+    def idempotent(self) -> bool:
+        """Safe to send twice: an idempotent method, or the server runs one Idempotency-Key once."""
+        return self.method in _IDEMPOTENT_METHODS or self.idempotency_key is not None
+
+    @property
+    def errors(self) -> Mapping[int, DocumentedResponse]:
+        """The documented 4xx and 5xx responses, by status."""
+        return {status: response for status, response in self.responses.items() if status >= 400}
+
+
+@attrs.define
+class ChatResponse(_models.ChatResponse):
+    """ChatResponse, with the `X-Request-Id` of the response that carried it."""
+
+    request_id: str | None = attrs.field(default=None, kw_only=True)
+    """The response's `X-Request-Id`: quote it when contacting support."""
+
+
+_WITH_REQUEST_ID: Final[Mapping[type, type]] = {
+    _models.ChatResponse: ChatResponse,
+}
+
+
+def _describe(module: ModuleType) -> Operation:
+    data = _OPERATIONS_DATA[module.OPERATION_KEY]
+    python_names: dict[tuple[str, str], str] = {}
+    for location, names in (
+        ("path", module.PATH_PARAMETERS),
+        ("query", module.QUERY_PARAMETERS),
+        ("header", module.HEADER_PARAMETERS),
+    ):
+        python_names.update({(location, wire): python for python, wire in names.items()})
+    parameters = tuple(
+        Parameter(
+            python_name=python_names[(item["in"], item["name"])],
+            wire_name=item["name"],
+            location=item["in"],
+            required=item["required"],
+            schema=item["schema"],
+        )
+        for item in data["parameters"]
+        if (item["in"], item["name"]) in python_names
+    )
+    body = data["body"]
+    properties: Mapping[str, Any] = {} if body is None else body["schema"].get("properties", {})
+    return Operation(
+        name=module.NAME,
+        operation_id=data["operation_id"],
+        method=data["method"],
+        path=data["path"],
+        module=module,
+        parameters=parameters,
+        body_model=module.BODY_MODEL,
+        body_fields=tuple(
+            BodyField(
+                python_name=python,
+                wire_name=wire,
+                required=python in module.REQUIRED_BODY_FIELDS,
+                schema=properties.get(wire, {}),
+            )
+            for python, wire in module.BODY_FIELDS.items()
+        ),
+        body_required=body is not None and body["required"],
+        body_schema=None if body is None else body["schema"],
+        content_type=None if body is None else body["content_type"],
+        response_model=_WITH_REQUEST_ID.get(module.RESPONSE_MODEL, module.RESPONSE_MODEL),
+        responses={
+            int(status): DocumentedResponse(
+                status=int(status),
+                description=response["description"],
+                content_type=response["content_type"],
+                schema=response["schema"],
+                examples=tuple(response["examples"]),
+            )
+            for status, response in data["responses"].items()
+            if status.isdigit()
+        },
+    )
+
+
+OPERATIONS: Final[Mapping[str, Operation]] = {
+    "create_chat": _describe(create_chat),
+}
+"""Every operation, by Python name."""
+
+Timeout = float | httpx.Timeout | None
+
+
+class SyncApi:
+    """Every operation as a typed method (`client.api` of a convokit.Client)."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Callable[[Operation, dict[str, Any]], Any]) -> None:
+        self._call = call
+
+    def create_chat(
+        self,
+        *,
+        message: str,
+        conversation_id: str | Unset = UNSET,
+        widget_id: str | Unset = UNSET,
+        instance_id: str | Unset = UNSET,
+        chat_history: list[ChatMessage] | Unset = UNSET,
+        idempotency_key: str | Unset = UNSET,
+        timeout: Timeout | Unset = UNSET,
+        total_timeout: float | None | Unset = UNSET,
+        max_retries: int | Unset = UNSET,
+        extra_headers: Mapping[str, str] | Unset = UNSET,
+    ) -> ChatResponse:
+        """Send a message and get the AI's reply"""
+        result: ChatResponse = self._call(
+            OPERATIONS["create_chat"],
+            {
+                "idempotency_key": idempotency_key,
+                "message": message,
+                "conversation_id": conversation_id,
+                "widget_id": widget_id,
+                "instance_id": instance_id,
+                "chat_history": chat_history,
+                "timeout": timeout,
+                "total_timeout": total_timeout,
+                "max_retries": max_retries,
+                "extra_headers": extra_headers,
+            },
+        )
+        return result
+
+
+class AsyncApi:
+    """Every operation as a typed coroutine method (`client.api` of a convokit.AsyncClient)."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Callable[[Operation, dict[str, Any]], Awaitable[Any]]) -> None:
+        self._call = call
+
+    async def create_chat(
+        self,
+        *,
+        message: str,
+        conversation_id: str | Unset = UNSET,
+        widget_id: str | Unset = UNSET,
+        instance_id: str | Unset = UNSET,
+        chat_history: list[ChatMessage] | Unset = UNSET,
+        idempotency_key: str | Unset = UNSET,
+        timeout: Timeout | Unset = UNSET,
+        total_timeout: float | None | Unset = UNSET,
+        max_retries: int | Unset = UNSET,
+        extra_headers: Mapping[str, str] | Unset = UNSET,
+    ) -> ChatResponse:
+        """Send a message and get the AI's reply"""
+        result: ChatResponse = await self._call(
+            OPERATIONS["create_chat"],
+            {
+                "idempotency_key": idempotency_key,
+                "message": message,
+                "conversation_id": conversation_id,
+                "widget_id": widget_id,
+                "instance_id": instance_id,
+                "chat_history": chat_history,
+                "timeout": timeout,
+                "total_timeout": total_timeout,
+                "max_retries": max_retries,
+                "extra_headers": extra_headers,
+            },
+        )
+        return result

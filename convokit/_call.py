@@ -148,7 +148,10 @@ class ChatCall:
             return parse_chat_response(response)
         error = status_error(response)
         return self._retry_or_raise(
-            error, is_retryable_status(response.status_code), response.headers, response.status_code
+            error,
+            is_retryable_status(response.status_code, error.code),
+            response.headers,
+            response.status_code,
         )
 
     def after_exception(self, exception: httpx.RequestError) -> float:

@@ -71,6 +71,7 @@ class ClientConfig:
     total_timeout: float | None
     max_retries: int
     default_headers: Mapping[str, str]
+    allow_insecure: bool
     base_headers: Mapping[str, str] = attrs.field(init=False, eq=False, repr=False)
     """SDK_HEADERS under default_headers: merged once per client, not on every call."""
 
@@ -89,24 +90,30 @@ class ClientConfig:
 
 def resolve_config(options: Mapping[str, Any]) -> ClientConfig:
     """ClientConfig from create_client() options (by Python name) and the environment."""
+    allow_insecure = bool(options.get("allow_insecure", False))
     return ClientConfig(
         api_key=_api_key(options.get("api_key")),
-        base_url=_base_url(options.get("base_url"), bool(options.get("allow_insecure", False))),
+        base_url=_base_url(options.get("base_url"), allow_insecure),
         timeout=check_timeout("timeout", options.get("timeout", DEFAULT_TIMEOUT)),
         total_timeout=_optional_seconds("total_timeout", options.get("total_timeout")),
         max_retries=check_max_retries(options.get("max_retries", DEFAULT_MAX_RETRIES)),
         default_headers=check_headers("default_headers", options.get("default_headers") or {}),
+        allow_insecure=allow_insecure,
     )
 
 
 def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientConfig:
-    """`config` with some options replaced (for with_options)."""
+    """`config` with the options given replaced; every other option is kept as it was."""
     changes: dict[str, Any] = {}
     if "api_key" in options:
         changes["api_key"] = _api_key(options["api_key"])
+    if "allow_insecure" in options:
+        changes["allow_insecure"] = bool(options["allow_insecure"])
     if "base_url" in options or "allow_insecure" in options:
+        # Checked again either way: allow_insecure=False must not keep an http:// URL.
         changes["base_url"] = _base_url(
-            options.get("base_url", config.base_url), bool(options.get("allow_insecure", False))
+            options.get("base_url", config.base_url),
+            changes.get("allow_insecure", config.allow_insecure),
         )
     if "timeout" in options:
         changes["timeout"] = check_timeout("timeout", options["timeout"])

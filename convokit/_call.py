@@ -24,6 +24,7 @@ from ._exceptions import (
     APIError,
     APIResponseValidationError,
     APITimeoutError,
+    ConvoKitError,
     status_error,
 )
 from ._logging import logger
@@ -40,6 +41,7 @@ from ._options import (
     merge_options,
 )
 from ._retry import is_retryable_exception, is_retryable_status, random_jitter, wait_seconds
+from ._transport import DEADLINE
 
 ChatInput = Mapping[str, Any] | str | None
 """chat()'s positional argument: a JS-style options dict, or the message itself."""
@@ -47,12 +49,15 @@ ChatInput = Mapping[str, Any] | str | None
 
 _METHOD, _PATH = CHAT_METHOD, CHAT_PATH
 _MESSAGE_WIRE_NAME = BODY_FIELDS["message"]
+_NO_TIMEOUT = httpx.Timeout(None)
 
 
 class ChatCall:
     """The state of one chat() call across its attempts."""
 
     __slots__ = (
+        "_attempt_deadline",
+        "_attempt_seconds",
         "_deadline",
         "_max_retries",
         "_started",
@@ -108,22 +113,39 @@ class ChatCall:
         self.json: Any = body
         self.headers = config.request_headers(extra_headers) | header_values
         self.attempt = 0
+        self._attempt_seconds = None if self._timeout is None else self._timeout.read
+        self._attempt_deadline: float | None = None
         self._started = time.monotonic()
         self._deadline = (
             None if self._total_timeout is None else self._started + self._total_timeout
         )
 
-    def start_attempt(self) -> httpx.Timeout | None:
-        """Counts an attempt and returns its timeout, or raises when total_timeout is spent."""
+    def start_attempt(self, request: httpx.Request) -> float | None:
+        """Counts an attempt and sets its time limits on `request`; returns its deadline
+        (time.monotonic()), or raises APITimeoutError when total_timeout is spent.
+
+        The deadline is the attempt's `timeout` (its read limit, the one that covers a
+        model's answer) from now, cut to `total_timeout`'s end: the SDK's pool holds every
+        connect, write and read of the attempt to it, a body that trickles in included.
+        """
         self.attempt += 1
-        if self._deadline is None:
-            return self._timeout
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise APITimeoutError(
-                f"total_timeout of {self._total_timeout:g}s elapsed before attempt {self.attempt}"
-            )
-        return _capped(self._timeout, remaining)
+        now = time.monotonic()
+        timeout = self._timeout
+        deadline = None if self._attempt_seconds is None else now + self._attempt_seconds
+        if self._deadline is not None:
+            remaining = self._deadline - now
+            if remaining <= 0:
+                raise APITimeoutError(
+                    f"total_timeout of {self._total_timeout:g}s elapsed "
+                    f"before attempt {self.attempt}"
+                )
+            timeout = _capped(timeout, remaining)
+            if deadline is None or self._deadline < deadline:
+                deadline = self._deadline
+        self._attempt_deadline = deadline
+        request.extensions["timeout"] = (timeout or _NO_TIMEOUT).as_dict()
+        request.extensions[DEADLINE] = deadline
+        return deadline
 
     def after_response(self, response: httpx.Response) -> ChatResponse | float:
         """The parsed reply, or the seconds to wait before retrying; raises a final error."""
@@ -141,15 +163,47 @@ class ChatCall:
 
     def after_exception(self, exception: httpx.RequestError) -> float:
         """The seconds to wait before retrying after a transport failure; raises a final error."""
-        error_class = (
-            APITimeoutError if isinstance(exception, httpx.TimeoutException) else APIConnectionError
-        )
-        detail = str(exception) or type(exception).__name__
-        error = error_class(f"{self.method} {self.endpoint.path} failed: {detail}")
+        if isinstance(exception, httpx.TimeoutException):
+            error: APIError = APITimeoutError(self._timeout_message(exception))
+        else:
+            detail = str(exception) or type(exception).__name__
+            error = APIConnectionError(f"{self.method} {self.endpoint.path} failed: {detail}")
         error.__cause__ = exception
         return self._retry_or_raise(
             error, is_retryable_exception(exception), None, type(exception).__name__
         )
+
+    def after_deadline(self) -> float:
+        """after_exception() for an attempt cut off at its deadline by the caller's own
+        means (a cancel scope around a user's http_client)."""
+        return self.after_exception(httpx.ReadTimeout("the attempt's timeout elapsed"))
+
+    def after_unexpected(self, exception: Exception) -> ConvoKitError:
+        """The ConvoKitError to raise for an exception the send itself should not raise:
+        nothing but a ConvoKitError leaves chat()."""
+        self._log_attempt(type(exception).__name__, None)
+        if isinstance(exception, RuntimeError) and "loop" in str(exception).lower():
+            error = ConvoKitError(
+                f"{self.method} {self.endpoint.path} failed: its connections belong to "
+                f"another event loop ({exception}). An http_client you pass in must be "
+                "created in the event loop that uses it; or leave http_client out, and "
+                "convokit makes a pool for each event loop."
+            )
+        else:
+            error = ConvoKitError(
+                f"{self.method} {self.endpoint.path} failed: "
+                f"{type(exception).__name__}: {exception}"
+            )
+        error.__cause__ = exception
+        return error
+
+    def _timeout_message(self, exception: httpx.TimeoutException) -> str:
+        where = f"{self.method} {self.endpoint.path} timed out"
+        if self._attempt_deadline is None or time.monotonic() < self._attempt_deadline:
+            return f"{where}: {str(exception) or type(exception).__name__}"
+        if self._attempt_deadline == self._deadline:
+            return f"{where}: total_timeout of {self._total_timeout:g}s elapsed"
+        return f"{where}: attempt {self.attempt} took longer than its {self._attempt_seconds:g}s"
 
     def _retry_or_raise(
         self,

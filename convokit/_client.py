@@ -7,10 +7,11 @@ clients cannot drift apart.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
@@ -22,12 +23,9 @@ from ._logging import configure_from_env
 from ._models import ChatResponse
 from ._options import CLIENT_OPTIONS, CLIENT_SPELLINGS, merge_options
 from ._retry import DEFAULT_MAX_RETRIES
-from ._transport import LIMITS, AsyncPoolTransport, PoolTransport
+from ._transport import LIMITS, AsyncPoolTransport, PoolTransport, proxy_mounts
 
 __all__ = ["AsyncClient", "Client", "create_async_client", "create_client"]
-
-if TYPE_CHECKING:
-    pass
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
 
@@ -35,12 +33,14 @@ HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
 class _Pool(Generic[HttpClient]):
     """The httpx client a client and its with_options() copies share.
 
-    A pool the SDK made is replaced in a forked child: sockets inherited from the
-    parent would interleave two processes' bytes on one connection. A pool the
-    caller passed in is theirs to manage and is used as it is.
+    A pool the SDK made is replaced in a forked child (sockets inherited from the
+    parent would interleave two processes' bytes on one connection) and, for the async
+    client, under a new event loop (its connections belong to the loop that opened
+    them, which may be closed: what each asyncio.run() or per-test loop does). A pool
+    the caller passed in is theirs to manage and is used as it is.
     """
 
-    __slots__ = ("_factory", "_http", "_pid", "owned")
+    __slots__ = ("_closed", "_factory", "_http", "_owner", "owned")
 
     _factory: Callable[[], HttpClient]
     _http: HttpClient
@@ -49,14 +49,29 @@ class _Pool(Generic[HttpClient]):
         self._factory = factory
         self._http = given if given is not None else factory()
         self.owned = given is None
-        self._pid = os.getpid()
+        self._owner: object = os.getpid()
+        self._closed = False
 
-    def get(self) -> HttpClient:
-        if self.owned and self._pid != os.getpid():
-            self._http, self._pid = self._factory(), os.getpid()
-        if self._http.is_closed:
+    def get(self, owner: object) -> HttpClient:
+        """The pool for `owner` (the process, or the process and event loop, calling)."""
+        if owner != self._owner and self.owned:
+            if not self.belongs_to(owner):
+                self._http = self._factory()
+            self._owner = owner
+        if self._closed or self._http.is_closed:
             raise ConvoKitError("This ConvoKit client is closed; create a new one.")
         return self._http
+
+    def belongs_to(self, owner: object) -> bool:
+        """Whether the pool's connections (if any) were opened by `owner`."""
+        # An async pool is made before any loop runs (in create_async_client); its first
+        # loop is the one that first uses it, in this same process.
+        return owner == self._owner or (isinstance(owner, tuple) and self._owner == owner[0])
+
+    def discard(self) -> None:
+        """Closes the client without closing the pool: its connections belong to another
+        event loop (or process) and cannot be closed from here."""
+        self._closed = True
 
     @property
     def http(self) -> HttpClient:
@@ -78,6 +93,7 @@ class _BaseClient(Generic[HttpClient]):
         default_headers: Mapping[str, str] | None = None,
         http_client: HttpClient | None = None,
         allow_insecure: bool = False,
+        proxy: str | httpx.URL | httpx.Proxy | None = None,
     ) -> None:
         options = {name: value for name, value in locals().items() if name in CLIENT_OPTIONS}
         configure_from_env()
@@ -88,6 +104,8 @@ class _BaseClient(Generic[HttpClient]):
                 f"http_client must be an {expected.__module__}.{expected.__qualname__}, "
                 f"got {type(http_client).__name__}"
             )
+        if http_client is not None and proxy is not None:
+            raise TypeError("proxy= has no effect with your own http_client: set it there")
         self._pool = _Pool(self._new_http_client, http_client)
 
     @classmethod
@@ -116,8 +134,12 @@ class _BaseClient(Generic[HttpClient]):
     def with_options(self, **options: Any) -> Self:
         """A copy of this client with some options replaced, sharing its connection pool."""
         changes = merge_options(None, options, CLIENT_SPELLINGS, "with_options()")
-        if "http_client" in changes:
-            raise TypeError("with_options() cannot change http_client; create a new client")
+        for pool_option in ("http_client", "proxy"):
+            if pool_option in changes:
+                raise TypeError(
+                    f"with_options() cannot change {pool_option} (the copy shares the "
+                    "connection pool); create a new client"
+                )
         copy = object.__new__(type(self))
         copy._config = updated_config(self._config, changes)
         copy._pool = self._pool
@@ -138,8 +160,9 @@ def _build_request(http: httpx.Client | httpx.AsyncClient, call: ChatCall) -> ht
     return http.build_request(call.method, call.endpoint, json=call.json, headers=call.headers)
 
 
-def _set_timeout(request: httpx.Request, timeout: httpx.Timeout | None) -> None:
-    request.extensions["timeout"] = (timeout or httpx.Timeout(None)).as_dict()
+def _ssl_context() -> ssl.SSLContext:
+    # One per pool, shared by its connections and proxies: building one costs ~10 ms.
+    return httpx.create_ssl_context()
 
 
 class Client(_BaseClient[httpx.Client]):
@@ -155,11 +178,13 @@ class Client(_BaseClient[httpx.Client]):
         return httpx.Client
 
     def _new_http_client(self) -> httpx.Client:
+        ssl_context = _ssl_context()
         return httpx.Client(
             timeout=self._config.timeout,
             follow_redirects=False,
             limits=LIMITS,
-            transport=PoolTransport(),
+            transport=PoolTransport(ssl_context),
+            mounts=proxy_mounts(self._config.proxy, lambda url: PoolTransport(ssl_context, url)),
         )
 
     def chat(self, options: ChatInput = None, /, **kwargs: Any) -> ChatResponse:
@@ -172,14 +197,16 @@ class Client(_BaseClient[httpx.Client]):
         `convokit.APIError` subclass for every failure of the call itself.
         """
         call = self._send_plan(options, kwargs)
-        http = self._pool.get()
+        http = self._pool.get(os.getpid())
         request = _build_request(http, call)
         while True:
-            _set_timeout(request, call.start_attempt())
+            call.start_attempt(request)
             try:
                 response = http.send(request, follow_redirects=False)
             except httpx.RequestError as error:
                 wait = call.after_exception(error)
+            except Exception as error:
+                raise call.after_unexpected(error) from error
             else:
                 outcome = call.after_response(response)
                 if isinstance(outcome, ChatResponse):
@@ -217,10 +244,23 @@ class Client(_BaseClient[httpx.Client]):
         self.close()
 
 
-async def _asyncio_sleep(seconds: float) -> None:
-    import asyncio  # on the first retry, not at import: sync users never need it
+async def _anyio_sleep(seconds: float) -> None:
+    import anyio  # on the first retry, not at import: sync users never need it
 
-    await asyncio.sleep(seconds)
+    await anyio.sleep(seconds)
+
+
+def _event_loop() -> tuple[int, object]:
+    """The process and the event loop (asyncio's or trio's) running this call."""
+    import asyncio  # not at import: sync users never need it
+
+    try:
+        loop: object = asyncio.get_running_loop()  # a tenth of anyio's lookup, per call
+    except RuntimeError:
+        import anyio.lowlevel
+
+        loop = anyio.lowlevel.current_token().native_token
+    return os.getpid(), loop
 
 
 class AsyncClient(_BaseClient[httpx.AsyncClient]):
@@ -229,31 +269,44 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     Prefer `create_async_client()`, which also takes the key positionally and JS-style options.
     """
 
-    _sleep: Callable[[float], Any] = staticmethod(_asyncio_sleep)
+    _sleep: Callable[[float], Any] = staticmethod(_anyio_sleep)
 
     @classmethod
     def _http_client_type(cls) -> type[httpx.AsyncClient]:
         return httpx.AsyncClient
 
     def _new_http_client(self) -> httpx.AsyncClient:
+        ssl_context = _ssl_context()
         return httpx.AsyncClient(
             timeout=self._config.timeout,
             follow_redirects=False,
             limits=LIMITS,
-            transport=AsyncPoolTransport(),
+            transport=AsyncPoolTransport(ssl_context),
+            mounts=proxy_mounts(
+                self._config.proxy, lambda url: AsyncPoolTransport(ssl_context, url)
+            ),
         )
 
     async def chat(self, options: ChatInput = None, /, **kwargs: Any) -> ChatResponse:
         """Sends one user message and returns the AI's reply; see `Client.chat`."""
         call = self._send_plan(options, kwargs)
-        http = self._pool.get()
+        http = self._pool.get(_event_loop())
         request = _build_request(http, call)
         while True:
-            _set_timeout(request, call.start_attempt())
+            deadline = call.start_attempt(request)
             try:
-                response = await http.send(request, follow_redirects=False)
+                if deadline is None or self._pool.owned:
+                    response = await http.send(request, follow_redirects=False)
+                else:
+                    # The SDK's own pool holds each read to the deadline; a pool of
+                    # the caller's is held to it by a cancel scope.
+                    response = await _send_before(http, request, deadline)
             except httpx.RequestError as error:
                 wait = call.after_exception(error)
+            except TimeoutError:
+                wait = call.after_deadline()
+            except Exception as error:
+                raise call.after_unexpected(error) from error
             else:
                 outcome = call.after_response(response)
                 if isinstance(outcome, ChatResponse):
@@ -276,8 +329,12 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     async def aclose(self) -> None:
         """Closes the connection pool (unless it is an http_client you passed in)."""
-        if self._pool.owned:
+        if not self._pool.owned:
+            return
+        if self._pool.belongs_to(_event_loop()):
             await self._pool.http.aclose()
+        else:
+            self._pool.discard()
 
     async def __aenter__(self) -> Self:
         return self
@@ -289,6 +346,25 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+async def _send_before(
+    http: httpx.AsyncClient, request: httpx.Request, deadline: float
+) -> httpx.Response:
+    """http.send() cut off at `deadline` by a cancel scope (raising TimeoutError)."""
+    import asyncio
+
+    seconds = max(deadline - time.monotonic(), 0)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # trio
+        import anyio
+
+        with anyio.fail_after(seconds):
+            return await http.send(request, follow_redirects=False)
+    # asyncio's own scope costs a third of anyio's, and this runs on every call.
+    async with asyncio.timeout(seconds):
+        return await http.send(request, follow_redirects=False)
 
 
 ClientInput = str | Mapping[str, Any] | None

@@ -72,6 +72,7 @@ class ClientConfig:
     max_retries: int
     default_headers: Mapping[str, str]
     allow_insecure: bool
+    proxy: httpx.Proxy | None = None
     base_headers: Mapping[str, str] = attrs.field(init=False, eq=False, repr=False)
     """SDK_HEADERS under default_headers: merged once per client, not on every call."""
 
@@ -99,6 +100,7 @@ def resolve_config(options: Mapping[str, Any]) -> ClientConfig:
         max_retries=check_max_retries(options.get("max_retries", DEFAULT_MAX_RETRIES)),
         default_headers=check_headers("default_headers", options.get("default_headers") or {}),
         allow_insecure=allow_insecure,
+        proxy=_proxy(options.get("proxy")),
     )
 
 
@@ -131,6 +133,23 @@ def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientCo
 
 def _optional_seconds(name: str, value: object) -> float | None:
     return None if value is None else check_seconds(name, value)
+
+
+def _proxy(value: object) -> httpx.Proxy | None:
+    """The `proxy` option: None (the environment's HTTPS_PROXY etc. apply), or a proxy URL
+    (http, https, or socks5 with httpx's socks extra)."""
+    if value is None or isinstance(value, httpx.Proxy):
+        return value
+    if not isinstance(value, str | httpx.URL):
+        raise TypeError(f"'proxy' must be a URL string or an httpx.Proxy, got {type(value)}")
+    try:
+        proxy = httpx.Proxy(value)
+    except (httpx.InvalidURL, ValueError) as error:
+        # The URL may carry the proxy's password: name only what is wrong.
+        raise ValueError(
+            f"'proxy' must be an http://, https:// or socks5:// URL ({type(error).__name__})"
+        ) from None
+    return proxy
 
 
 def _api_key(value: object) -> SecretKey:

@@ -32,6 +32,7 @@ CLIENT_OPTIONS = (
     "default_headers",
     "http_client",
     "allow_insecure",
+    "proxy",
 )
 """Options of create_client() / Client(), by their Python names."""
 

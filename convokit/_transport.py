@@ -3,16 +3,28 @@ one-connection httpx pools, for the sync and the async client."""
 
 from __future__ import annotations
 
+import ssl
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
 if TYPE_CHECKING:
-    import asyncio
+    import anyio
 
-__all__ = ["LIMITS", "MAX_CONNECTIONS", "MAX_IDLE", "AsyncPoolTransport", "PoolTransport"]
+    from ._deadline import Deadline
+
+__all__ = [
+    "DEADLINE",
+    "LIMITS",
+    "MAX_CONNECTIONS",
+    "MAX_IDLE",
+    "AsyncPoolTransport",
+    "PoolTransport",
+    "proxy_mounts",
+]
 
 Transport = TypeVar("Transport", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
 
@@ -26,8 +38,61 @@ Transport = TypeVar("Transport", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
 MAX_CONNECTIONS = 1000
 MAX_IDLE = 100  # connections kept alive after a burst, as httpx's own pool did
 _ONE_CONNECTION = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=30)
-# httpx still builds the pools for proxies named in the environment itself.
 LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=30)
+
+DEADLINE = "convokit.deadline"
+"""Request extension: the attempt's deadline (time.monotonic()), which the SDK's pools
+hold every connect, write and read of the request to, body included."""
+
+ProxyOption = str | httpx.URL | httpx.Proxy
+
+
+def proxy_mounts(
+    proxy: ProxyOption | None, make: Callable[[ProxyOption], Any]
+) -> dict[str, Any | None]:
+    """httpx `mounts` routing requests through `proxy`, or else through the proxies the
+    environment names (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY), exactly as httpx
+    reads them: httpx turns them off for a client given its own transport, as the SDK's
+    clients are. None routes a pattern to the client's direct transport."""
+    if proxy is not None:
+        return {"all://": make(proxy)}
+    # httpx's own reading of the environment, so the SDK and httpx never disagree on
+    # what NO_PROXY matches. Private, but httpx is pinned below 1.0.
+    from httpx._utils import get_environment_proxies
+
+    return {
+        pattern: None if url is None else make(url)
+        for pattern, url in get_environment_proxies().items()
+    }
+
+
+class _Connection(Generic[Transport]):
+    """One one-connection pool and the deadline its network backend holds it to."""
+
+    __slots__ = ("deadline", "transport")
+
+    def __init__(self, transport: Transport, deadline: Deadline) -> None:
+        self.transport: Transport = transport
+        self.deadline: Deadline = deadline
+
+
+def _new_connection(
+    transport_class: type[Transport],
+    backend_class: Callable[[Deadline], Any],
+    ssl_context: ssl.SSLContext,
+    proxy: ProxyOption | None,
+) -> _Connection[Transport]:
+    from ._deadline import Deadline
+
+    transport = transport_class(verify=ssl_context, limits=_ONE_CONNECTION, proxy=proxy)
+    deadline = Deadline()
+    # httpx takes no network backend; its pool (plain or proxy) keeps the one it talks
+    # through here. tests/test_deadlines.py fails loudly if a new httpx moves it.
+    pool = transport._pool
+    if not hasattr(pool, "_network_backend"):
+        raise RuntimeError("convokit: this httpx version is not supported (no _network_backend)")
+    pool._network_backend = backend_class(deadline)
+    return _Connection(transport, deadline)
 
 
 class _Connections(Generic[Transport]):
@@ -41,35 +106,35 @@ class _Connections(Generic[Transport]):
 
     __slots__ = ("_free", "_make", "_open")
 
-    def __init__(self, make: Callable[[], Transport]) -> None:
-        self._open: dict[Transport, None] = {}  # insertion-ordered set
-        self._free: list[Transport] = []
-        self._make: Callable[[], Transport] = make
+    def __init__(self, make: Callable[[], _Connection[Transport]]) -> None:
+        self._open: dict[_Connection[Transport], None] = {}  # insertion-ordered set
+        self._free: list[_Connection[Transport]] = []
+        self._make: Callable[[], _Connection[Transport]] = make
 
     @property
     def in_use(self) -> int:
         """Pools handed out and not yet given back."""
         return len(self._open) - len(self._free)
 
-    def take(self) -> Transport:
+    def take(self) -> _Connection[Transport]:
         """A free pool (a new one when none is free)."""
         if self._free:
             return self._free.pop()
-        transport = self._make()
-        self._open[transport] = None
-        return transport
+        connection = self._make()
+        self._open[connection] = None
+        return connection
 
-    def give_back(self, transport: Transport) -> Transport | None:
-        """Takes a pool back; returns it when it is retired and must be closed."""
+    def give_back(self, connection: _Connection[Transport]) -> Transport | None:
+        """Takes a pool back; returns its transport when it is retired and must be closed."""
         if len(self._free) < MAX_IDLE:
-            self._free.append(transport)
+            self._free.append(connection)
             return None
-        self._open.pop(transport, None)  # absent when close_all() came first
-        return transport
+        self._open.pop(connection, None)  # absent when close_all() came first
+        return connection.transport
 
     def close_all(self) -> list[Transport]:
         """Every open pool, forgotten: the caller closes them."""
-        transports = list(self._open)
+        transports = [connection.transport for connection in self._open]
         self._open.clear()
         self._free.clear()
         return transports
@@ -79,22 +144,30 @@ class _Release(Generic[Transport]):
     """Gives a request's pool and queue slot back, once, however often it is called;
     returns the pool when it was retired (the caller closes it)."""
 
-    __slots__ = ("_give_back", "_transport")
+    __slots__ = ("_connection", "_give_back")
 
     def __init__(
-        self, give_back: Callable[[Transport], Transport | None], transport: Transport
+        self,
+        give_back: Callable[[_Connection[Transport]], Transport | None],
+        connection: _Connection[Transport],
     ) -> None:
-        self._give_back: Callable[[Transport], Transport | None] | None = give_back
-        self._transport: Transport = transport
+        self._give_back: Callable[[_Connection[Transport]], Transport | None] | None = give_back
+        self._connection: _Connection[Transport] = connection
 
     def __call__(self) -> Transport | None:
         give_back, self._give_back = self._give_back, None
-        return None if give_back is None else give_back(self._transport)
+        return None if give_back is None else give_back(self._connection)
 
 
-def _pool_timeout(request: httpx.Request) -> float | None:
+def _queue_wait_limit(request: httpx.Request) -> float | None:
+    """How long a request may wait for a free connection: its pool timeout, cut to what
+    is left of its attempt."""
     timeout: float | None = request.extensions.get("timeout", {}).get("pool")
-    return timeout
+    deadline: float | None = request.extensions.get(DEADLINE)
+    if deadline is None:
+        return timeout
+    remaining = max(deadline - time.monotonic(), 0.0)
+    return remaining if timeout is None else min(timeout, remaining)
 
 
 def _pool_timeout_error(request: httpx.Request) -> httpx.PoolTimeout:
@@ -145,12 +218,14 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
 
 
 class PoolTransport(httpx.BaseTransport):
-    """The sync client's own pool: a queue (a semaphore) in front of one-connection pools."""
+    """The sync client's own pool: a queue (a semaphore) in front of one-connection pools,
+    direct or through `proxy`."""
 
-    def __init__(self) -> None:
-        ssl_context = httpx.create_ssl_context()
+    def __init__(self, ssl_context: ssl.SSLContext, proxy: ProxyOption | None = None) -> None:
+        from ._deadline import DeadlineBackend
+
         self._connections = _Connections(
-            lambda: httpx.HTTPTransport(verify=ssl_context, limits=_ONE_CONNECTION)
+            lambda: _new_connection(httpx.HTTPTransport, DeadlineBackend, ssl_context, proxy)
         )
         self._queue = threading.Semaphore(MAX_CONNECTIONS)
         self._lock = threading.Lock()  # guards _connections across threads
@@ -161,13 +236,14 @@ class PoolTransport(httpx.BaseTransport):
         return self._connections.in_use
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if not self._queue.acquire(timeout=_pool_timeout(request)):
+        if not self._queue.acquire(timeout=_queue_wait_limit(request)):
             raise _pool_timeout_error(request)
         with self._lock:
-            transport = self._connections.take()
-        release = _Release(self._give_back, transport)
+            connection = self._connections.take()
+        connection.deadline.at = request.extensions.get(DEADLINE)
+        release = _Release(self._give_back, connection)
         try:
-            response = transport.handle_request(request)
+            response = connection.transport.handle_request(request)
         except BaseException:
             retired = release()
             if retired is not None:
@@ -177,9 +253,11 @@ class PoolTransport(httpx.BaseTransport):
         response.stream = _ReleasingStream(response.stream, release)
         return response
 
-    def _give_back(self, transport: httpx.HTTPTransport) -> httpx.HTTPTransport | None:
+    def _give_back(
+        self, connection: _Connection[httpx.HTTPTransport]
+    ) -> httpx.HTTPTransport | None:
         with self._lock:
-            retired = self._connections.give_back(transport)
+            retired = self._connections.give_back(connection)
         self._queue.release()
         return retired
 
@@ -191,17 +269,21 @@ class PoolTransport(httpx.BaseTransport):
 
 
 class AsyncPoolTransport(httpx.AsyncBaseTransport):
-    """The async client's own pool: a FIFO queue (asyncio.Semaphore) in front of
-    one-connection pools."""
+    """The async client's own pool: a FIFO queue (anyio's semaphore, so asyncio and trio
+    alike) in front of one-connection pools, direct or through `proxy`."""
 
-    def __init__(self) -> None:
-        import asyncio  # here, not at import: only async users need it, and they have it
+    def __init__(self, ssl_context: ssl.SSLContext, proxy: ProxyOption | None = None) -> None:
+        # Here, not at import: only async users need anyio, and httpx already requires it.
+        import anyio
 
-        ssl_context = httpx.create_ssl_context()
+        from ._deadline import AsyncDeadlineBackend
+
         self._connections = _Connections(
-            lambda: httpx.AsyncHTTPTransport(verify=ssl_context, limits=_ONE_CONNECTION)
+            lambda: _new_connection(
+                httpx.AsyncHTTPTransport, AsyncDeadlineBackend, ssl_context, proxy
+            )
         )
-        self._queue = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._queue: anyio.Semaphore = anyio.Semaphore(MAX_CONNECTIONS, fast_acquire=True)
 
     @property
     def connections_in_use(self) -> int:
@@ -209,14 +291,15 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         return self._connections.in_use
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._queue.locked():
+        if self._queue.value == 0:
             await _wait_for_slot(self._queue, request)
         else:
-            await self._queue.acquire()  # returns at once
-        transport = self._connections.take()
-        release = _Release(self._give_back, transport)
+            await self._queue.acquire()  # returns at once (fast_acquire)
+        connection = self._connections.take()
+        connection.deadline.at = request.extensions.get(DEADLINE)
+        release = _Release(self._give_back, connection)
         try:
-            response = await transport.handle_async_request(request)
+            response = await connection.transport.handle_async_request(request)
         except BaseException:
             retired = release()
             if retired is not None:
@@ -226,8 +309,10 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         response.stream = _AsyncReleasingStream(response.stream, release)
         return response
 
-    def _give_back(self, transport: httpx.AsyncHTTPTransport) -> httpx.AsyncHTTPTransport | None:
-        retired = self._connections.give_back(transport)
+    def _give_back(
+        self, connection: _Connection[httpx.AsyncHTTPTransport]
+    ) -> httpx.AsyncHTTPTransport | None:
+        retired = self._connections.give_back(connection)
         self._queue.release()
         return retired
 
@@ -236,11 +321,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             await transport.aclose()
 
 
-async def _wait_for_slot(queue: asyncio.Semaphore, request: httpx.Request) -> None:
-    import asyncio
+async def _wait_for_slot(queue: anyio.Semaphore, request: httpx.Request) -> None:
+    import anyio
 
-    try:
-        async with asyncio.timeout(_pool_timeout(request)):
-            await queue.acquire()
-    except TimeoutError:
-        raise _pool_timeout_error(request) from None
+    limit = _queue_wait_limit(request)
+    with anyio.move_on_after(limit) as scope:
+        await queue.acquire()
+    if scope.cancelled_caught:
+        raise _pool_timeout_error(request)

@@ -220,6 +220,31 @@ def stall(seconds: float, then: Behaviour | None = None) -> Behaviour:
     return behave
 
 
+def trickle(gap: float, pieces: int = 25, head_after: float = 0.0) -> Behaviour:
+    """A valid 200 whose head comes after `head_after` seconds and whose body then
+    arrives in `pieces` parts, `gap` seconds apart: every single read is quick, the whole
+    answer is not."""
+    body = json.dumps(valid_body()).encode()
+    size = -(-len(body) // pieces)
+
+    def behave(exchange: Exchange) -> bool:
+        if exchange.stop.wait(min(head_after, MAX_STALL_SECONDS)):
+            return False
+        head = [
+            ("X-Request-Id", exchange.request_id),
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+        ]
+        exchange.send(_response_head(200, head))
+        for start in range(0, len(body), size):
+            if exchange.stop.wait(min(gap, MAX_STALL_SECONDS)):
+                return False
+            exchange.send(body[start : start + size])
+        return True
+
+    return behave
+
+
 def echo_authorization(status: int = 401, as_json: bool = True) -> Behaviour:
     """An error whose message quotes the request's Authorization header back, as a
     careless server or proxy might."""

@@ -50,7 +50,10 @@ def test_quick_benchmark_run_prints_every_figure_as_a_ratio(tmp_path: Path) -> N
     for name in FIGURES:
         (line,) = [line for line in lines if line.startswith(name)]
         assert " vs raw httpx " in line
-        assert float(line.split(" = ")[1].split("x")[0]) > 0  # the ratio to the raw twin
+        ratio = float(line.split(" = ")[1].split("x")[0])  # the ratio to the raw twin
+        # Every figure is a time or a rate, except RSS growth, which is 0 when the SDK
+        # grew by less than a page: a ratio of 0 there is a pass, not a missing figure.
+        assert ratio > 0 or (name.startswith("RSS growth") and ratio == 0), line
     written = output.read_text(encoding="utf-8")
     assert written.startswith("<!-- results:start -->")
     assert written.rstrip().endswith("<!-- results:end -->")

@@ -21,11 +21,6 @@ CONFLICTS = {error["code"]: error for error in documented_errors(409)}
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The waits the clients sleep, recorded instead of slept."""
     recorded: list[float] = []

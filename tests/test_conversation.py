@@ -23,11 +23,6 @@ KEY = "sk_test_conversation_123"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def mock() -> Iterator[MockServer]:
     with MockServer(api_key=KEY) as server:
         yield server

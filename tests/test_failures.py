@@ -47,11 +47,6 @@ KEY = "sk_test_failures_0123"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def server() -> Iterator[FaultServer]:
     with FaultServer() as fault_server:
         yield fault_server

@@ -19,11 +19,6 @@ SDK_USER_AGENT = f"convokit-python/{convokit.__version__}"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def server() -> Iterator[FaultServer]:
     with FaultServer() as fault_server:
         yield fault_server

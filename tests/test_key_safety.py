@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import shutil
 import ssl
-import subprocess
 import traceback
 import types
 import uuid
@@ -38,11 +36,6 @@ from convokit import (
     create_client,
 )
 from convokit._logging import logger as convokit_logger
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -329,27 +322,6 @@ def test_the_sdk_made_http_clients_verify_tls_and_do_not_follow_redirects(
             assert context.verify_mode == ssl.CERT_REQUIRED
             assert context.check_hostname is True
     sync_client.close()
-
-
-@pytest.fixture(scope="module")
-def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that no CA signed, and its key (made by the openssl CLI)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("the openssl command is needed to make a test certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
 
 
 def test_an_untrusted_certificate_is_refused(self_signed: tuple[Path, Path]) -> None:

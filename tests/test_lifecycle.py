@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from _fault_server import FaultServer, redirect
@@ -29,11 +30,6 @@ from convokit import (
 from convokit.testing import MockServer
 
 KEY = "sk_test_lifecycle_0123"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -115,7 +111,14 @@ async def test_one_async_client_shared_by_many_tasks(mock: MockServer) -> None:
             await client.chat(message=f"task {number} turn 2", conversationId=first.conversation_id)
             return first.conversation_id
 
-        ids = await asyncio.gather(*(converse(n) for n in range(40)))
+        ids = [""] * 40
+
+        async def converse_into(number: int) -> None:
+            ids[number] = await converse(number)
+
+        async with anyio.create_task_group() as tasks:
+            for number in range(40):
+                tasks.start_soon(converse_into, number)
         assert client._pool.http is pool
     assert len(set(ids)) == 40
     conversations = mock.conversations

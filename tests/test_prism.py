@@ -202,11 +202,6 @@ class Exchanges:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     async def no_async_sleep(seconds: float) -> None:
         return None

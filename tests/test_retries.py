@@ -24,6 +24,8 @@ from _fault_server import (
 )
 
 import convokit
+import convokit._deadline
+import convokit._transport
 from convokit import (
     APIConnectionError,
     APIStatusError,
@@ -40,11 +42,6 @@ from convokit import (
 from convokit.testing import MockServer
 
 KEY = "sk_test_retries_0123"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -382,7 +379,10 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(_call, "time", SimpleNamespace(monotonic=fake.monotonic))
+    # The call object computes deadlines that the pool's network backend checks: both
+    # must read the same clock.
+    for module in (_call, convokit._deadline, convokit._transport):
+        monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=fake.monotonic))
     monkeypatch.setattr(Client, "_sleep", staticmethod(fake.sleep))
     return fake
 

@@ -32,11 +32,13 @@ def remote_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 Samples = dict[str, tuple[Any, Any, Any]]
+REFUSED = None
+"""The value given to with_options for an option it cannot change (the pool's own)."""
 
 
 def samples(http_client: httpx.Client | httpx.AsyncClient) -> Samples:
-    """Per client option: (value the client is made with, value given to with_options,
-    what the copy must then hold as if created with it)."""
+    """Per client option: (value the client is made with, value given to with_options or
+    REFUSED, what the copy must then hold as if created with it)."""
     return {
         "api_key": (KEY, "sk_live_other_4567", "sk_live_other_4567"),
         # The copy's plain http:// base URL is allowed only if allow_insecure was kept.
@@ -51,14 +53,26 @@ def samples(http_client: httpx.Client | httpx.AsyncClient) -> Samples:
             {"X-Region": "eu"},
             {"X-Team": "support", "X-Region": "eu"},
         ),
-        # Shared by every copy; with_options refuses to change it (tested below).
-        "http_client": (http_client, None, http_client),
+        # The pool's own options: every copy shares the pool, so they cannot change.
+        "http_client": (http_client, REFUSED, http_client),
+        "proxy": ("http://127.0.0.1:3128", REFUSED, "http://127.0.0.1:3128"),
         "allow_insecure": (True, False, False),
     }
 
 
+# A caller's own http_client replaces the pool that proxy= would configure, so a client
+# takes one of the two: each test runs once with each, leaving the other out.
+POOLS = {"the SDK's pool with a proxy": "http_client", "the caller's http_client": "proxy"}
+
+
 @pytest.fixture(params=["sync", "async"])
 def kind(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(params=POOLS.values(), ids=list(POOLS))
+def left_out(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name
 
@@ -73,12 +87,15 @@ def table(kind: str) -> Iterator[Samples]:
 
 
 def effective(client: Client | AsyncClient, option: str) -> Any:
-    """What `client` holds for `option`."""
-    if option in attrs.fields_dict(ClientConfig):
-        return getattr(client._config, option)
+    """What `client` holds for `option`, in a form that compares by value."""
     if option == "http_client":
-        return client._pool.http
-    pytest.fail(f"tell effective() where a client keeps its {option!r} option")
+        return client._pool.http if not client._pool.owned else "the SDK's own"
+    if option not in attrs.fields_dict(ClientConfig):
+        pytest.fail(f"tell effective() where a client keeps its {option!r} option")
+    value = getattr(client._config, option)
+    if isinstance(value, httpx.Proxy):  # which compares by identity
+        return (value.url, value.auth, value.headers)
+    return value
 
 
 def sample_for(table: Samples, option: str) -> tuple[Any, Any, Any]:
@@ -90,10 +107,12 @@ def sample_for(table: Samples, option: str) -> tuple[Any, Any, Any]:
     return table[option]
 
 
-def made_with(table: Samples, changed: str | None = None) -> dict[str, Any]:
-    """Options for a client with every option set (to its first sample value, or
-    `changed` to its expected value)."""
-    options = {option: sample_for(table, option)[0] for option in CLIENT_OPTIONS}
+def made_with(table: Samples, left_out: str, changed: str | None = None) -> dict[str, Any]:
+    """Options for a client with every option but `left_out` set (to its first sample
+    value, or `changed` to its expected value)."""
+    options = {
+        option: sample_for(table, option)[0] for option in CLIENT_OPTIONS if option != left_out
+    }
     if changed is not None:
         options[changed] = sample_for(table, changed)[2]
     return options
@@ -101,29 +120,32 @@ def made_with(table: Samples, changed: str | None = None) -> dict[str, Any]:
 
 @pytest.mark.usefixtures("remote_loopback")
 @pytest.mark.parametrize("option", CLIENT_OPTIONS)
-def test_with_options_changes_only_the_option_given(kind: str, table: Samples, option: str) -> None:
+def test_with_options_changes_only_the_option_given(
+    kind: str, table: Samples, left_out: str, option: str
+) -> None:
     create = FACTORIES[kind]
-    client = create(**made_with(table))
-    if option == "http_client":
-        with pytest.raises(TypeError, match="cannot change http_client"):
-            client.with_options(http_client=sample_for(table, option)[0])
+    client = create(**made_with(table, left_out))
+    new_value = sample_for(table, option)[1]
+    if new_value is REFUSED:
+        with pytest.raises(TypeError, match=f"cannot change {option}"):
+            client.with_options(**{option: sample_for(table, option)[0]})
         copy = client.with_options()
         assert copy._pool is client._pool
         expected = client
     else:
-        copy = client.with_options(**{option: sample_for(table, option)[1]})
-        expected = create(**made_with(table, changed=option))
-        assert effective(copy, option) == effective(expected, option)
+        copy = client.with_options(**{option: new_value})
+        expected = create(**made_with(table, left_out, changed=option))
         assert effective(copy, option) != effective(client, option)
     for other in CLIENT_OPTIONS:
-        if other != option:
+        if other not in (option, left_out):
             assert effective(copy, other) == effective(client, other), other
-    assert copy._config == expected._config
+    for every in CLIENT_OPTIONS:
+        assert effective(copy, every) == effective(expected, every), every
 
 
 @pytest.mark.usefixtures("remote_loopback")
-def test_every_option_survives_a_chain_of_copies(kind: str, table: Samples) -> None:
-    client = FACTORIES[kind](**made_with(table))
+def test_every_option_survives_a_chain_of_copies(kind: str, table: Samples, left_out: str) -> None:
+    client = FACTORIES[kind](**made_with(table, left_out))
     copy = client.with_options().with_options(maxRetries=4).with_options()
     for option in CLIENT_OPTIONS:
         assert effective(copy, option) == effective(client, option), option
@@ -170,8 +192,3 @@ def test_plain_http_to_another_host_still_needs_allow_insecure() -> None:
         secure.with_options(base_url="http://127.0.0.1:8080")
     allowed = secure.with_options(base_url="http://127.0.0.1:8080", allow_insecure=True)
     assert allowed.base_url == "http://127.0.0.1:8080"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"

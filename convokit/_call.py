@@ -15,15 +15,10 @@ from typing import Any
 import attrs
 import httpx
 
-from convokit_generated.api.chat.create_chat import (
-    BODY_FIELDS,
-    HEADER_PARAMETERS,
-    build_request,
-)
-from convokit_generated.models import ChatRequest
+from convokit_generated.api.chat.create_chat import BODY_FIELDS, HEADER_PARAMETERS
 from convokit_generated.types import Unset
 
-from ._config import ClientConfig
+from ._config import CHAT_METHOD, CHAT_PATH, ClientConfig
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -52,17 +47,7 @@ ChatInput = Mapping[str, Any] | str | None
 """chat()'s positional argument: a JS-style options dict, or the message itself."""
 
 
-def _operation() -> tuple[str, str, dict[str, str]]:
-    """The chat operation's method, path and fixed headers (Content-Type), asked of the
-    generated build_request once: they are the same for every call."""
-    placeholders = dict.fromkeys(HEADER_PARAMETERS, "-")
-    request = build_request(body=ChatRequest(message="-"), **placeholders)
-    parameters = set(HEADER_PARAMETERS.values())
-    fixed = {name: value for name, value in request["headers"].items() if name not in parameters}
-    return request["method"], request["url"], fixed
-
-
-_METHOD, _PATH, _FIXED_HEADERS = _operation()
+_METHOD, _PATH = CHAT_METHOD, CHAT_PATH
 _MESSAGE_WIRE_NAME = BODY_FIELDS["message"]
 _NO_TIMEOUT = httpx.Timeout(None)
 
@@ -126,7 +111,7 @@ class ChatCall:
         # chat_body() built and checked the body in wire form: sending it through the
         # generated model and back (from_dict, to_dict) on every call bought nothing.
         self.json: Any = body
-        self.headers = config.request_headers(extra_headers) | header_values | _FIXED_HEADERS
+        self.headers = config.request_headers(extra_headers) | header_values
         self.attempt = 0
         self._attempt_seconds = None if self._timeout is None else self._timeout.read
         self._attempt_deadline: float | None = None
@@ -170,7 +155,10 @@ class ChatCall:
             return parse_chat_response(response)
         error = status_error(response)
         return self._retry_or_raise(
-            error, is_retryable_status(response.status_code), response.headers, response.status_code
+            error,
+            is_retryable_status(response.status_code, error.code),
+            response.headers,
+            response.status_code,
         )
 
     def after_exception(self, exception: httpx.RequestError) -> float:

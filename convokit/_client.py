@@ -122,7 +122,8 @@ class _BaseClient(Generic[HttpClient]):
 
     @property
     def max_retries(self) -> int:
-        """Retries after a failed attempt (connection errors, timeouts, 408/409/429/5xx)."""
+        """Retries after a failed attempt (connection errors, timeouts, 408, 409 unless the
+        key was reused with another body, 429, 5xx)."""
         return self._config.max_retries
 
     @property

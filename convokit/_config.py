@@ -11,6 +11,9 @@ from typing import Any
 import attrs
 import httpx
 
+from convokit_generated.api.chat.create_chat import HEADER_PARAMETERS, build_request
+from convokit_generated.models import ChatRequest
+
 from ._options import check_headers, check_max_retries, check_seconds, check_timeout
 from ._retry import DEFAULT_MAX_RETRIES
 from ._secrets import SecretKey
@@ -28,6 +31,36 @@ RUNTIME = (
 )
 
 
+def _chat_operation() -> tuple[str, str, dict[str, str]]:
+    """The chat operation's method, path and fixed headers (Content-Type), asked of the
+    generated build_request once: they are the same for every call."""
+    placeholders = dict.fromkeys(HEADER_PARAMETERS, "-")
+    request = build_request(body=ChatRequest(message="-"), **placeholders)
+    parameters = set(HEADER_PARAMETERS.values())
+    fixed = {name: value for name, value in request["headers"].items() if name not in parameters}
+    return request["method"], request["url"], fixed
+
+
+CHAT_METHOD, CHAT_PATH, _CHAT_FIXED_HEADERS = _chat_operation()
+
+SDK_HEADERS: Mapping[str, str] = {
+    **_CHAT_FIXED_HEADERS,
+    "User-Agent": USER_AGENT,
+    "X-ConvoKit-Client-Runtime": RUNTIME,
+}
+"""What the SDK sends on its own account: the body's Content-Type and what it says about
+itself. `default_headers`, then a call's `extra_headers`, replace any of them."""
+
+
+def layer_headers(under: Mapping[str, str], over: Mapping[str, str]) -> dict[str, str]:
+    """`under` with `over` on top. Header names are case-insensitive: a name in `over`
+    replaces every spelling of it in `under`, so no header is ever sent twice."""
+    replaced = {name.lower() for name in over}
+    layered = {name: value for name, value in under.items() if name.lower() not in replaced}
+    layered.update(over)
+    return layered
+
+
 @attrs.frozen
 class ClientConfig:
     """Everything a client needs to send a request, already checked."""
@@ -38,40 +71,51 @@ class ClientConfig:
     total_timeout: float | None
     max_retries: int
     default_headers: Mapping[str, str]
+    allow_insecure: bool
     proxy: httpx.Proxy | None = None
+    base_headers: Mapping[str, str] = attrs.field(init=False, eq=False, repr=False)
+    """SDK_HEADERS under default_headers: merged once per client, not on every call."""
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "base_headers", layer_headers(SDK_HEADERS, self.default_headers))
 
     def request_headers(self, extra_headers: Mapping[str, str]) -> dict[str, str]:
-        """A request's headers: the caller's, then the SDK's own, which nothing replaces."""
-        return {
-            **self.default_headers,
-            **extra_headers,
-            "User-Agent": USER_AGENT,
-            "X-ConvoKit-Client-Runtime": RUNTIME,
-            "Authorization": self.api_key.authorization(),
-        }
+        """A request's headers: the SDK's < default_headers < `extra_headers` (names
+        compared case-insensitively), and the key's Authorization, which nothing replaces."""
+        base = self.base_headers
+        if extra_headers:
+            base = layer_headers(base, extra_headers)
+        # The key stays in SecretKey alone: its header is built per request, never cached.
+        return {**base, "Authorization": self.api_key.authorization()}
 
 
 def resolve_config(options: Mapping[str, Any]) -> ClientConfig:
     """ClientConfig from create_client() options (by Python name) and the environment."""
+    allow_insecure = bool(options.get("allow_insecure", False))
     return ClientConfig(
         api_key=_api_key(options.get("api_key")),
-        base_url=_base_url(options.get("base_url"), bool(options.get("allow_insecure", False))),
+        base_url=_base_url(options.get("base_url"), allow_insecure),
         timeout=check_timeout("timeout", options.get("timeout", DEFAULT_TIMEOUT)),
         total_timeout=_optional_seconds("total_timeout", options.get("total_timeout")),
         max_retries=check_max_retries(options.get("max_retries", DEFAULT_MAX_RETRIES)),
         default_headers=check_headers("default_headers", options.get("default_headers") or {}),
+        allow_insecure=allow_insecure,
         proxy=_proxy(options.get("proxy")),
     )
 
 
 def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientConfig:
-    """`config` with some options replaced (for with_options)."""
+    """`config` with the options given replaced; every other option is kept as it was."""
     changes: dict[str, Any] = {}
     if "api_key" in options:
         changes["api_key"] = _api_key(options["api_key"])
+    if "allow_insecure" in options:
+        changes["allow_insecure"] = bool(options["allow_insecure"])
     if "base_url" in options or "allow_insecure" in options:
+        # Checked again either way: allow_insecure=False must not keep an http:// URL.
         changes["base_url"] = _base_url(
-            options.get("base_url", config.base_url), bool(options.get("allow_insecure", False))
+            options.get("base_url", config.base_url),
+            changes.get("allow_insecure", config.allow_insecure),
         )
     if "timeout" in options:
         changes["timeout"] = check_timeout("timeout", options["timeout"])
@@ -80,10 +124,10 @@ def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientCo
     if "max_retries" in options:
         changes["max_retries"] = check_max_retries(options["max_retries"])
     if "default_headers" in options:
-        changes["default_headers"] = {
-            **config.default_headers,
-            **check_headers("default_headers", options["default_headers"] or {}),
-        }
+        changes["default_headers"] = layer_headers(
+            config.default_headers,
+            check_headers("default_headers", options["default_headers"] or {}),
+        )
     return attrs.evolve(config, **changes)
 
 

@@ -130,7 +130,9 @@ class NotFoundError(APIStatusError):
 
 
 class ConflictError(APIStatusError):
-    """409: the Idempotency-Key was used with another body, or its first request is in flight."""
+    """409: the Idempotency-Key was used with another body (`code` "idempotency_key_reused",
+    raised at once: no retry can fix it), or its first request is still in flight (raised
+    only once the retries run out)."""
 
 
 class RequestTooLargeError(APIStatusError):

@@ -223,10 +223,12 @@ def check_max_retries(value: object) -> int:
 
 
 def check_headers(name: str, value: object) -> dict[str, str]:
-    """Extra or default headers: str -> str, none of the headers the SDK owns."""
+    """Extra or default headers: str -> str, none of the headers the SDK owns, and each
+    name once (names are case-insensitive: `X-Bar` and `x-bar` are one header)."""
     if not isinstance(value, Mapping):
         raise TypeError(f"{name!r} must be a dict of header name -> value")
     headers: dict[str, str] = {}
+    spellings: dict[str, str] = {}
     for header, header_value in value.items():
         if not isinstance(header, str) or not isinstance(header_value, str):
             raise TypeError(f"{name!r} must map str to str, got {header!r}: {header_value!r}")
@@ -241,6 +243,14 @@ def check_headers(name: str, value: object) -> dict[str, str]:
                 f"{name!r} header {header!r} has an invalid value: use printable ASCII "
                 "without line breaks or leading/trailing spaces"
             )
+        first = spellings.setdefault(header.lower(), header)
+        if first != header:
+            if headers[first] != header_value:
+                raise ValueError(
+                    f"{name!r} sets header {first!r} twice with different values (also as "
+                    f"{header!r}); header names are case-insensitive: pass it once"
+                )
+            continue
         headers[header] = header_value
     return headers
 

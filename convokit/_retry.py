@@ -19,12 +19,22 @@ MIN_JITTER = 0.75
 # wait inside one chat() call would hang a web worker; the caller decides instead.
 MAX_RETRY_AFTER_SECONDS = 60.0
 
+KEY_REUSED_CODE = "idempotency_key_reused"
+"""The 409 error code that no retry can fix: the Idempotency-Key was already used with a
+different request body. openapi.yaml documents it (components.responses.Conflict, example
+`reused`); its other 409 code, `idempotency_key_in_use`, and any code it does not name
+are retried, since the key's first request may still complete."""
+
 _RETRIED_STATUSES = frozenset({408, 409, 429})
 _MAX_BACKOFF_EXPONENT = 16  # 0.5 * 2**16 is far past MAX_BACKOFF_SECONDS already
 
 
-def is_retryable_status(status_code: int) -> bool:
-    """408, 409 (idempotency key in flight), 429 and every 5xx are worth another attempt."""
+def is_retryable_status(status_code: int, error_code: str | None = None) -> bool:
+    """Whether an error response is worth another attempt: 408, 429, every 5xx, and 409
+    unless its error body's `code` is KEY_REUSED_CODE (the key's first request is in
+    flight, and a retry with the same key gets its answer)."""
+    if status_code == 409 and error_code == KEY_REUSED_CODE:
+        return False
     return status_code in _RETRIED_STATUSES or status_code >= 500
 
 

@@ -71,6 +71,18 @@ _ERROR_TYPES: Final[dict[int, str]] = {
     503: "overloaded_error",
 }
 
+# The two Idempotency-Key conflicts, as openapi.yaml's Conflict response shows them.
+_KEY_IN_USE: Final = {
+    "message": (
+        "A request with this Idempotency-Key is still in progress. Retry after it completes."
+    ),
+    "code": "idempotency_key_in_use",
+}
+_KEY_REUSED: Final = {
+    "message": "This Idempotency-Key was used with a different request body.",
+    "code": "idempotency_key_reused",
+}
+
 # What fail_next() answers: the example error of each documented response in openapi.yaml.
 _INJECTED_ERRORS: Final[dict[int, dict[str, str]]] = {
     400: {
@@ -88,10 +100,8 @@ _INJECTED_ERRORS: Final[dict[int, dict[str, str]]] = {
         "code": "conversation_not_found",
         "param": "conversationId",
     },
-    409: {
-        "message": "This Idempotency-Key was used with a different request body.",
-        "code": "idempotency_key_reused",
-    },
+    # A conflict that passes, as an injected fault does: the key's first request in flight.
+    409: _KEY_IN_USE,
     413: {"message": "The request body exceeds 1 MiB."},
     422: {
         "message": "The conversation is too long for the model's context window.",
@@ -498,7 +508,9 @@ class MockServer:
 
         The request is recorded but not processed (no turn is stored).
         ``retry_after`` (seconds) adds a ``Retry-After`` header. Calls queue up in
-        order; a queued failure is used before a queued ``drop_next``.
+        order; a queued failure is used before a queued ``drop_next``. A 409 is the
+        passing conflict (``idempotency_key_in_use``, which clients retry); the final
+        one (``idempotency_key_reused``) is what reusing a key with another body gets.
         """
         if not 400 <= status <= 599:
             raise ValueError(f"fail_next(status={status}): status must be an HTTP error (400-599)")
@@ -663,19 +675,9 @@ class MockServer:
             if entry is None:
                 self._idempotency[idempotency_key] = _IdempotentEntry(fingerprint, None)
             elif entry.fingerprint != fingerprint:
-                raise _Reject(
-                    409,
-                    "This Idempotency-Key was used with a different request body. "
-                    "Use a new key for a new message.",
-                    code="idempotency_key_reused",
-                )
+                raise _Reject(409, _KEY_REUSED["message"], code=_KEY_REUSED["code"])
             elif entry.answer is None:
-                raise _Reject(
-                    409,
-                    "A request with this Idempotency-Key is still in progress. "
-                    "Retry after it completes.",
-                    code="idempotency_key_in_use",
-                )
+                raise _Reject(409, _KEY_IN_USE["message"], code=_KEY_IN_USE["code"])
             else:
                 return _Reply(200, entry.answer, [("Idempotent-Replayed", "true")])
         try:

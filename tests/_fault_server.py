@@ -45,6 +45,9 @@ class Received:
     headers: dict[str, str]
     body: bytes
     client_port: int
+    header_lines: tuple[tuple[str, str], ...] = ()
+    """Every header line as sent, in order, names in their own case: `headers` keeps
+    only the last of two lines that differ in case alone."""
 
     @property
     def idempotency_key(self) -> str | None:
@@ -399,18 +402,27 @@ class FaultServer:
         if not request_line:
             return None
         headers: dict[str, str] = {}
+        header_lines: list[tuple[str, str]] = []
         for _ in range(_MAX_HEADER_LINES):
             line = reader.readline(65537).decode("latin-1").rstrip("\r\n")
             if not line:
                 break
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+            header_lines.append((name.strip(), value.strip()))
         body = reader.read(int(headers.get("content-length", "0") or "0"))
         method, _, rest = request_line.partition(" ")
         path = rest.rpartition(" ")[0]
         with self._lock:
             request = Received(
-                len(self._received) + 1, request_line, method, path, headers, body, client_port
+                len(self._received) + 1,
+                request_line,
+                method,
+                path,
+                headers,
+                body,
+                client_port,
+                tuple(header_lines),
             )
             self._received.append(request)
         return request

@@ -11,6 +11,8 @@ import referencing
 import referencing.jsonschema
 import yaml
 
+from convokit_generated.api.chat import create_chat
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "openapi.yaml"
 SPEC_URI = "urn:convokit:openapi"
@@ -57,3 +59,11 @@ def examples_of(media: dict[str, Any]) -> list[Any]:
     found = [media["example"]] if "example" in media else []
     found += [resolve(example)["value"] for example in media.get("examples", {}).values()]
     return found
+
+
+def documented_errors(status: int) -> list[dict[str, Any]]:
+    """The `error` object of every example openapi.yaml gives for the chat operation's
+    response `status`."""
+    operation = spec()["paths"][create_chat.PATH][create_chat.METHOD.lower()]
+    media = resolve(operation["responses"][str(status)])["content"]["application/json"]
+    return [example["error"] for example in examples_of(media)]

@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-from _spec import ROOT, examples_of, resolve, schema_validator, spec
+from _spec import ROOT, documented_errors, examples_of, resolve, schema_validator, spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from convokit._retry import KEY_REUSED_CODE
 from convokit.testing import MockServer, RecordedRequest, run_mock_server
 from convokit_generated.api.chat import create_chat
 from convokit_generated.models.chat_message_role import CHAT_MESSAGE_ROLE_VALUES
@@ -529,6 +530,17 @@ def test_fail_next_answers_the_documented_error_for_each_status(
     assert error["type"] == ERROR_TYPES[status]
 
 
+def test_fail_next_409_answers_a_documented_conflict_that_a_retry_may_pass(
+    server: MockServer, client: httpx.Client
+) -> None:
+    server.fail_next(409)
+    error = error_of(chat(client, {"message": "Hi"}), 409)
+    assert error in documented_errors(409)
+    # An injected fault passes (the next request succeeds): the conflict that does is the
+    # key in use, not the key reused, which no retry can fix.
+    assert error["code"] != KEY_REUSED_CODE
+
+
 @pytest.mark.parametrize(
     ("status", "times", "retry_after"),
     [(200, 1, None), (302, 1, None), (503, 0, None), (503, 1, -1)],
@@ -591,6 +603,7 @@ def test_same_key_with_a_different_body_is_409(server: MockServer, client: httpx
     assert chat(client, {"message": "One"}, headers=headers).status_code == 200
     error = error_of(chat(client, {"message": "Two"}, headers=headers), 409)
     assert (error["type"], error["code"]) == ("idempotency_error", "idempotency_key_reused")
+    assert error in documented_errors(409)  # openapi.yaml's own example of this conflict
     assert len(server.conversations) == 1
 
 
@@ -617,6 +630,7 @@ def test_same_key_while_the_first_request_runs_is_409() -> None:
         first.join(5)
         error = error_of(busy, 409)
         assert error["code"] == "idempotency_key_in_use"
+        assert error in documented_errors(409)
         assert results[0].status_code == 200
         assert len(mock.conversations) == 1
 

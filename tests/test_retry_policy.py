@@ -7,11 +7,13 @@ import random
 
 import httpx
 import pytest
+from _spec import documented_errors
 from hypothesis import given
 from hypothesis import strategies as st
 
 from convokit import _retry
 from convokit._retry import (
+    KEY_REUSED_CODE,
     backoff_seconds,
     is_retryable_exception,
     is_retryable_status,
@@ -30,8 +32,22 @@ def test_the_documented_constants() -> None:
 
 
 @pytest.mark.parametrize("status", range(100, 600))
-def test_retried_statuses_are_408_409_429_and_5xx(status: int) -> None:
-    assert is_retryable_status(status) is (status in (408, 409, 429) or status >= 500)
+def test_retried_statuses_are_408_429_5xx_and_409_unless_the_key_was_reused(status: int) -> None:
+    retried = status in (408, 409, 429) or status >= 500
+    assert is_retryable_status(status) is retried  # a body without an error code
+    for code in ("idempotency_key_in_use", KEY_REUSED_CODE, "a_code_added_later", ""):
+        # Only the reused-key conflict is final; an unknown 409 code is retried as before.
+        final_conflict = status == 409 and code == KEY_REUSED_CODE
+        assert is_retryable_status(status, code) is (retried and not final_conflict), code
+
+
+def test_the_409_code_not_retried_is_one_openapi_yaml_documents() -> None:
+    codes = {error.get("code") for error in documented_errors(409)}
+    assert KEY_REUSED_CODE in codes
+    # The spec's other 409 codes say "retry with the same key": the policy does.
+    others = codes - {KEY_REUSED_CODE}
+    assert others, "openapi.yaml documents a 409 that may be retried"
+    assert all(is_retryable_status(409, code) for code in others)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,197 @@
+"""Header precedence over real sockets: the SDK's own headers < default_headers < a call's
+extra_headers, names compared case-insensitively, so no header is ever sent twice; the
+headers the SDK owns for safety (Authorization, Idempotency-Key) are refused."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator, Mapping
+
+import pytest
+from _fault_server import FaultServer, Received
+
+import convokit
+from convokit import create_async_client, create_client
+from convokit.testing import MockServer
+
+KEY = "sk_test_headers_0123"
+SDK_USER_AGENT = f"convokit-python/{convokit.__version__}"
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    with FaultServer() as fault_server:
+        yield fault_server
+
+
+def sent(request: Received, name: str) -> list[tuple[str, str]]:
+    """Every header line of `request` named `name` in any case, as sent."""
+    return [
+        (sent_name, value)
+        for sent_name, value in request.header_lines
+        if sent_name.lower() == name.lower()
+    ]
+
+
+def assert_each_header_once(request: Received) -> None:
+    names = [name.lower() for name, _ in request.header_lines]
+    assert sorted(names) == sorted(set(names)), request.header_lines
+
+
+# (default_headers, extra_headers, what must be sent: name as the winner spells it -> value)
+PRECEDENCE = {
+    "the SDK's own": ({}, {}, {"User-Agent": SDK_USER_AGENT}),
+    "default over the SDK's": (
+        {"User-Agent": "acme-bot/2.3"},
+        {},
+        {"User-Agent": "acme-bot/2.3"},
+    ),
+    "extra over default": (
+        {"User-Agent": "acme-bot/2.3", "X-Team": "support"},
+        {"User-Agent": "acme-bot/2.3 (batch)"},
+        {"User-Agent": "acme-bot/2.3 (batch)", "X-Team": "support"},
+    ),
+    "extra over the SDK's": (
+        {},
+        {"X-ConvoKit-Client-Runtime": "edge-worker"},
+        {"X-ConvoKit-Client-Runtime": "edge-worker", "User-Agent": SDK_USER_AGENT},
+    ),
+    "extra over default, in another case": (
+        {"X-Bar": "client"},
+        {"x-bar": "call"},
+        {"x-bar": "call"},
+    ),
+    "default over the SDK's, in another case": (
+        {"user-agent": "acme-bot/2.3"},
+        {},
+        {"user-agent": "acme-bot/2.3"},
+    ),
+    "extra over the body's content type, in another case": (
+        {},
+        {"content-type": "application/vnd.acme+json"},
+        {"content-type": "application/vnd.acme+json"},
+    ),
+}
+
+
+def assert_precedence(request: Received, expected: Mapping[str, str]) -> None:
+    assert_each_header_once(request)
+    for name, value in expected.items():
+        assert sent(request, name) == [(name, value)]
+    replaced = {name.lower() for name in expected}
+    # What no layer replaced is the SDK's own, and nothing replaces the key's header.
+    if "user-agent" not in replaced:
+        assert sent(request, "User-Agent") == [("User-Agent", SDK_USER_AGENT)]
+    if "x-convokit-client-runtime" not in replaced:
+        ((_, runtime),) = sent(request, "X-ConvoKit-Client-Runtime")
+        assert platform.python_implementation() in runtime
+        assert platform.python_version() in runtime
+    if "content-type" not in replaced:
+        assert len(sent(request, "Content-Type")) == 1
+    assert sent(request, "Authorization") == [("Authorization", f"Bearer {KEY}")]
+
+
+@pytest.mark.parametrize(("defaults", "extra", "expected"), PRECEDENCE.values(), ids=PRECEDENCE)
+def test_header_precedence(
+    server: FaultServer,
+    defaults: dict[str, str],
+    extra: dict[str, str],
+    expected: dict[str, str],
+) -> None:
+    with create_client(KEY, base_url=server.base_url, default_headers=defaults) as client:
+        client.chat(message="Hello", extra_headers=extra)
+    (request,) = server.received
+    assert_precedence(request, expected)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("defaults", "extra", "expected"), PRECEDENCE.values(), ids=PRECEDENCE)
+async def test_async_header_precedence(
+    server: FaultServer,
+    defaults: dict[str, str],
+    extra: dict[str, str],
+    expected: dict[str, str],
+) -> None:
+    async with create_async_client(
+        KEY, base_url=server.base_url, default_headers=defaults
+    ) as client:
+        await client.chat(message="Hello", extra_headers=extra)
+    (request,) = server.received
+    assert_precedence(request, expected)
+
+
+def test_a_calls_extra_headers_do_not_outlive_it(server: FaultServer) -> None:
+    with create_client(
+        KEY, base_url=server.base_url, default_headers={"X-Bar": "client"}
+    ) as client:
+        client.chat(message="one", extra_headers={"x-bar": "call", "User-Agent": "probe"})
+        client.chat(message="two")
+    first, second = server.received
+    assert sent(first, "x-bar") == [("x-bar", "call")]
+    assert sent(second, "x-bar") == [("X-Bar", "client")]
+    assert sent(second, "user-agent") == [("User-Agent", SDK_USER_AGENT)]
+
+
+def test_with_options_default_headers_replace_in_any_case_and_keep_the_rest(
+    server: FaultServer,
+) -> None:
+    defaults = {"X-Team": "support", "User-Agent": "acme-bot/2.3"}
+    with create_client(KEY, base_url=server.base_url, default_headers=defaults) as client:
+        client.with_options(default_headers={"x-team": "sales"}).chat(message="copy")
+        client.chat(message="original")
+    copy, original = server.received
+    for request in (copy, original):
+        assert_each_header_once(request)
+        assert sent(request, "user-agent") == [("User-Agent", "acme-bot/2.3")]
+    assert sent(copy, "x-team") == [("x-team", "sales")]
+    assert sent(original, "x-team") == [("X-Team", "support")]
+
+
+@pytest.mark.parametrize("option", ["default_headers", "extra_headers"])
+def test_one_header_twice_in_one_dict_with_two_values_is_refused_before_sending(
+    server: FaultServer, option: str
+) -> None:
+    headers = {"X-Bar": "one", "x-bar": "two"}
+    with pytest.raises(ValueError, match="case-insensitive") as refused:
+        if option == "default_headers":
+            create_client(KEY, base_url=server.base_url, default_headers=headers)
+        else:
+            with create_client(KEY, base_url=server.base_url) as client:
+                client.chat(message="Hello", extra_headers=headers)
+    assert "'X-Bar'" in str(refused.value) and "'x-bar'" in str(refused.value)
+    assert "one" not in str(refused.value)  # header values may be credentials
+    assert server.received == []
+
+
+def test_one_header_twice_in_one_dict_with_one_value_is_sent_once(server: FaultServer) -> None:
+    with create_client(
+        KEY, base_url=server.base_url, default_headers={"X-Bar": "same", "x-bar": "same"}
+    ) as client:
+        client.chat(message="Hello")
+    (request,) = server.received
+    assert sent(request, "x-bar") == [("X-Bar", "same")]
+
+
+@pytest.mark.parametrize("name", ["Authorization", "authorization", "IDEMPOTENCY-KEY"])
+def test_the_headers_the_sdk_owns_stay_refused_at_every_level(
+    server: FaultServer, name: str
+) -> None:
+    with pytest.raises(ValueError, match="the SDK sets it"):
+        create_client(KEY, base_url=server.base_url, default_headers={name: "x"})
+    with create_client(KEY, base_url=server.base_url) as client:
+        with pytest.raises(ValueError, match="the SDK sets it"):
+            client.with_options(default_headers={name: "x"})
+        with pytest.raises(ValueError, match="the SDK sets it"):
+            client.chat(message="Hello", extra_headers={name: "x"})
+    assert server.received == []
+
+
+def test_mock_server_sees_one_value_per_header() -> None:
+    # MockServer joins repeated headers with ", ", as HTTP allows: one value means one line.
+    with MockServer(api_key=KEY) as mock:
+        with create_client(
+            KEY, base_url=mock.base_url, default_headers={"X-Team": "support"}
+        ) as client:
+            client.chat(message="Hello", extra_headers={"x-team": "sales"})
+        (request,) = mock.requests
+    assert request.headers["x-team"] == "sales"

@@ -28,13 +28,14 @@ pytest: $(VENV_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The venv: the package (editable) with every pinned dev tool, and a wheelhouse of
-# the runtime dependencies so the packaging test can install the built wheel into a
-# fresh venv without the network.
+# the runtime dependencies (and the pinned pytest, for the pytest plugin's test) so
+# the packaging tests can install the built wheel into a fresh venv without the network.
 $(VENV_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "convokit-server needs Python 3.11+ (set PYTHON=python3.11)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(WHEELHOUSE) .
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(WHEELHOUSE) . \
+	  "pytest==$$($(BIN)/python -c 'import pytest; print(pytest.__version__)')"
 	touch $@
 
 # Node tools (redocly, prism, openapi-typescript) exactly as package-lock.json pins them.

@@ -27,14 +27,14 @@ from convokit.testing import TEST_KEY, MockServer
 
 __all__ = ["wheel"]  # the built-wheel fixture, shared with the packaging tests
 
-PLUGIN = "convokit.pytest_plugin"
+PLUGIN = "convokit.plugin"
 
 
 def test_importing_convokit_never_imports_pytest() -> None:
     code = (
         "import sys, convokit, convokit.testing\n"
         "print([name for name in sys.modules if name.split('.')[0] in "
-        "('pytest', '_pytest', 'pluggy') or name == 'convokit.pytest_plugin'])"
+        "('pytest', '_pytest', 'pluggy') or name == 'convokit.plugin'])"
     )
     result = subprocess.run(
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60, check=True

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from _spec import ROOT
 
-from convokit import pytest_plugin, testing
+from convokit import plugin, testing
 from convokit.testing import MockServer, RecordedRequest
 
 README = ROOT / "README.md"
@@ -169,8 +169,8 @@ def _documented_names() -> list[str]:
         *(name for name in dir(MockServer) if not name.startswith("_")),
         *(field.name for field in dataclasses.fields(RecordedRequest)),
         *(name for name in testing.__all__ if name != "run_mock_server"),
-        *pytest_plugin.__all__,
-        pytest_plugin.MARKER,
+        *plugin.__all__,
+        plugin.MARKER,
         "MAX_BODY_BYTES",
     ]
 

@@ -1,4 +1,5 @@
-"""The ``convokit_mock`` pytest fixture: a running MockServer that your unchanged app code reaches.
+"""The pytest plugin: the ``convokit_mock`` fixture, a running MockServer your unchanged app
+code reaches.
 
 Installed with the package as a pytest plugin (the ``pytest11`` entry point), so a test
 only names the fixture::

@@ -1,7 +1,7 @@
 """The clients: Client (sync) and AsyncClient, and create_client / create_async_client.
 
-Everything but sending and sleeping lives in ChatCall and _BaseClient, so the two
-clients cannot drift apart.
+Everything but sending and sleeping lives in Call and _BaseClient, so the two clients
+cannot drift apart; chat() and every `client.api.<operation>()` share one call path.
 """
 
 from __future__ import annotations
@@ -15,13 +15,22 @@ from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
-from ._call import ChatCall, ChatInput
+from convokit_generated.api import AsyncApi, Operation, SyncApi
+
+from ._arguments import wire_arguments
+from ._call import Call
 from ._config import DEFAULT_TIMEOUT, ClientConfig, resolve_config, updated_config
 from ._conversation import AsyncConversation, Conversation
 from ._exceptions import ConvoKitError
 from ._logging import configure_from_env
-from ._models import ChatResponse
-from ._options import CLIENT_OPTIONS, CLIENT_SPELLINGS, merge_options
+from ._models import CHAT, ChatResponse
+from ._options import (
+    CLIENT_OPTIONS,
+    CLIENT_SPELLINGS,
+    merge_options,
+    operation_call,
+    split_call_options,
+)
 from ._retry import DEFAULT_MAX_RETRIES
 from ._transport import LIMITS, AsyncPoolTransport, PoolTransport, proxy_mounts
 
@@ -145,8 +154,23 @@ class _BaseClient(Generic[HttpClient]):
         copy._pool = self._pool
         return copy
 
-    def _send_plan(self, options: ChatInput, keywords: Mapping[str, Any]) -> ChatCall:
-        return ChatCall(self._config, options, keywords)
+    def _chat_call(self, options: ChatInput, keywords: Mapping[str, Any]) -> Call:
+        if isinstance(options, str):
+            keywords = {_CHAT_SHORTHAND: options, **keywords}
+            options = None
+        elif options is not None and not isinstance(options, Mapping):
+            raise TypeError(
+                f"chat() takes a dict of options or the message, got {type(options).__name__}"
+            )
+        arguments, call_options = operation_call(CHAT, options, keywords, "chat()")
+        return Call(self._config, CHAT, arguments, call_options)
+
+    def _operation_call(self, operation: Operation, values: Mapping[str, Any]) -> Call:
+        arguments, call_options = split_call_options(values)
+        caller = f"api.{operation.name}()"
+        return Call(
+            self._config, operation, wire_arguments(operation, arguments, caller), call_options
+        )
 
     def __repr__(self) -> str:
         # A client whose __init__ raised (bad key) still shows up in tracebacks'
@@ -156,8 +180,17 @@ class _BaseClient(Generic[HttpClient]):
         return f"<convokit.{type(self).__name__} {where}>"
 
 
-def _build_request(http: httpx.Client | httpx.AsyncClient, call: ChatCall) -> httpx.Request:
-    return http.build_request(call.method, call.endpoint, json=call.json, headers=call.headers)
+_CHAT_SHORTHAND = next(field.python_name for field in CHAT.body_fields if field.required)
+"""What `chat("text")` sets: the body's one required field (the message)."""
+
+ChatInput = Mapping[str, Any] | str | None
+"""chat()'s positional argument: a JS-style options dict, or the message itself."""
+
+
+def _build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+    return http.build_request(
+        call.method, call.endpoint, params=call.params, json=call.json, headers=call.headers
+    )
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -196,7 +229,17 @@ class Client(_BaseClient[httpx.Client]):
         Raises TypeError/ValueError for bad options (before any I/O) and a
         `convokit.APIError` subclass for every failure of the call itself.
         """
-        call = self._send_plan(options, kwargs)
+        reply: ChatResponse = self._run(self._chat_call(options, kwargs))
+        return reply
+
+    @property
+    def api(self) -> SyncApi:
+        """Every operation of the API as a typed method: `client.api.create_chat(message=...)`
+        is the generic form of chat(); an operation added to openapi.yaml is here after
+        regeneration. Same auth, retries, deadlines and typed errors as chat()."""
+        return SyncApi(lambda operation, values: self._run(self._operation_call(operation, values)))
+
+    def _run(self, call: Call) -> Any:
         http = self._pool.get(os.getpid())
         request = _build_request(http, call)
         while True:
@@ -209,7 +252,7 @@ class Client(_BaseClient[httpx.Client]):
                 raise call.after_unexpected(error) from error
             else:
                 outcome = call.after_response(response)
-                if isinstance(outcome, ChatResponse):
+                if type(outcome) is not float:
                     return outcome
                 wait = outcome
             self._sleep(wait)
@@ -289,7 +332,19 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     async def chat(self, options: ChatInput = None, /, **kwargs: Any) -> ChatResponse:
         """Sends one user message and returns the AI's reply; see `Client.chat`."""
-        call = self._send_plan(options, kwargs)
+        reply: ChatResponse = await self._run(self._chat_call(options, kwargs))
+        return reply
+
+    @property
+    def api(self) -> AsyncApi:
+        """Every operation of the API as a typed coroutine method; see `Client.api`."""
+
+        async def run(operation: Operation, values: dict[str, Any]) -> Any:
+            return await self._run(self._operation_call(operation, values))
+
+        return AsyncApi(run)
+
+    async def _run(self, call: Call) -> Any:
         http = self._pool.get(_event_loop())
         request = _build_request(http, call)
         while True:
@@ -309,7 +364,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                 raise call.after_unexpected(error) from error
             else:
                 outcome = call.after_response(response)
-                if isinstance(outcome, ChatResponse):
+                if type(outcome) is not float:
                     return outcome
                 wait = outcome
             await self._sleep(wait)

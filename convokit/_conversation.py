@@ -6,18 +6,28 @@ Everything but the `await` lives in _Thread, so the two helpers cannot drift apa
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Awaitable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
-from ._models import ChatMessage, ChatResponse
-from ._options import CHAT_SPELLINGS
-
-if TYPE_CHECKING:
-    from ._client import AsyncClient, Client
+from ._models import CHAT, ChatMessage, ChatResponse
+from ._options import operation_spellings
 
 __all__ = ["AsyncConversation", "Conversation"]
 
-AnyClient = TypeVar("AnyClient", "Client", "AsyncClient")
+
+class _Chats(Protocol):
+    """What a Conversation needs of its client: Client.chat."""
+
+    def chat(self, options: Mapping[str, Any], /, **kwargs: Any) -> ChatResponse: ...
+
+
+class _AsyncChats(Protocol):
+    """What an AsyncConversation needs of its client: AsyncClient.chat."""
+
+    def chat(self, options: Mapping[str, Any], /, **kwargs: Any) -> Awaitable[ChatResponse]: ...
+
+
+AnyClient = TypeVar("AnyClient", _Chats, _AsyncChats)
 
 
 class _Thread:
@@ -39,7 +49,7 @@ class _Thread:
     def begin(self, message: str, options: Mapping[str, Any]) -> dict[str, Any]:
         """The chat() options of the next message; marks the thread busy until `end()`."""
         for spelling in options:
-            if CHAT_SPELLINGS.get(spelling) == "conversation_id":
+            if operation_spellings(CHAT).get(spelling) == "conversation_id":
                 raise TypeError(
                     "Conversation.send() sets conversation_id itself; to continue an existing "
                     "thread, use client.conversation(conversation_id=...)"
@@ -121,7 +131,7 @@ class _ConversationBase(Generic[AnyClient]):
         return self._thread.describe(type(self).__name__)
 
 
-class Conversation(_ConversationBase["Client"]):
+class Conversation(_ConversationBase[_Chats]):
     """One conversation thread: `conv.send("Hi")`, then `conv.send("And then?")` in the same thread.
 
     Made by `client.conversation(widget_id=None, instance_id=None)`. `id` is None
@@ -147,7 +157,7 @@ class Conversation(_ConversationBase["Client"]):
         return response
 
 
-class AsyncConversation(_ConversationBase["AsyncClient"]):
+class AsyncConversation(_ConversationBase[_AsyncChats]):
     """The async twin of Conversation: `await conv.send("Hi")`."""
 
     __slots__ = ()

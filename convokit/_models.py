@@ -1,14 +1,12 @@
-"""The typed data of a chat call: the generated models, plus the response's request id."""
+"""The typed data of a chat call: the generated models and the JS-style options dict."""
 
 from __future__ import annotations
 
 from typing import TypeAlias
 
-import attrs
-
+from convokit_generated.api import OPERATIONS, ChatResponse
 from convokit_generated.api.chat.create_chat import BodyDict
 from convokit_generated.models import ChatMessage, Usage
-from convokit_generated.models import ChatResponse as GeneratedChatResponse
 
 __all__ = ["ChatMessage", "ChatOptions", "ChatResponse", "Usage"]
 
@@ -16,14 +14,5 @@ ChatOptions: TypeAlias = BodyDict
 """The JS SDK's chat options as a dict (`{"message": ..., "conversationId": ...}`), generated
 from openapi.yaml's request body."""
 
-
-@attrs.define
-class ChatResponse(GeneratedChatResponse):
-    """The AI's reply: `reply`, `conversation_id`, `usage`, and the server's `request_id`.
-
-    Fields the spec adds later are attributes after regeneration; fields the server
-    sends that the spec does not know yet are in `additional_properties` (and `res["name"]`).
-    """
-
-    request_id: str | None = attrs.field(default=None, kw_only=True)
-    """The `X-Request-Id` of the response: quote it when contacting support."""
+CHAT = OPERATIONS["create_chat"]
+"""The operation chat() is the curated entry point of (`client.api.create_chat`)."""

@@ -15,7 +15,7 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
             }
         ],
         "body": {
@@ -27,7 +27,12 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
                 "required": ["message"],
                 "additionalProperties": False,
                 "properties": {
-                    "message": {"type": "string", "minLength": 1, "description": "The user message to send."},
+                    "message": {
+                        "type": "string",
+                        "minLength": 1,
+                        "pattern": "\\S",
+                        "description": "The user message to send (not blank).",
+                    },
                     "conversationId": {
                         "type": "string",
                         "minLength": 1,

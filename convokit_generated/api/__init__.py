@@ -86,19 +86,22 @@ class Operation:
     response_model: type | None
     """The 2xx response's model, with a `request_id` attribute."""
     responses: Mapping[int, DocumentedResponse]
+    idempotency_key: Parameter | None = attrs.field(init=False)
+    """The operation's Idempotency-Key header parameter, if it declares one."""
+    idempotent: bool = attrs.field(init=False)
+    """Safe to send twice: an idempotent method, or the server runs one Idempotency-Key once."""
 
-    @property
-    def idempotency_key(self) -> Parameter | None:
-        """The operation's Idempotency-Key header parameter, if it declares one."""
-        for parameter in self.parameters:
-            if parameter.location == "header" and parameter.wire_name.lower() == IDEMPOTENCY_KEY_HEADER.lower():
-                return parameter
-        return None
-
-    @property
-    def idempotent(self) -> bool:
-        """Safe to send twice: an idempotent method, or the server runs one Idempotency-Key once."""
-        return self.method in _IDEMPOTENT_METHODS or self.idempotency_key is not None
+    def __attrs_post_init__(self) -> None:
+        key = next(
+            (
+                parameter
+                for parameter in self.parameters
+                if parameter.location == "header" and parameter.wire_name.lower() == IDEMPOTENCY_KEY_HEADER.lower()
+            ),
+            None,
+        )
+        object.__setattr__(self, "idempotency_key", key)
+        object.__setattr__(self, "idempotent", self.method in _IDEMPOTENT_METHODS or key is not None)
 
     @property
     def errors(self) -> Mapping[int, DocumentedResponse]:
@@ -182,6 +185,14 @@ OPERATIONS: Final[Mapping[str, Operation]] = {
 """Every operation, by Python name."""
 
 Timeout = float | httpx.Timeout | None
+
+CALL_OPTIONS: Final = (
+    "timeout",
+    "total_timeout",
+    "max_retries",
+    "extra_headers",
+)
+"""The per-call options every method takes besides the operation's own arguments."""
 
 
 class SyncApi:

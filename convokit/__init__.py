@@ -6,6 +6,11 @@ res = client.chat(message="What are your support hours?")
 print(res.reply, res.conversation_id)
 """
 
+from typing import Final
+
+from convokit_generated.types import UNSET
+from convokit_generated.types import Unset as NotGiven
+
 from ._client import AsyncClient, Client, create_async_client, create_client
 from ._conversation import AsyncConversation, Conversation
 from ._exceptions import (
@@ -28,7 +33,13 @@ from ._exceptions import (
 from ._models import ChatMessage, ChatOptions, ChatResponse, Usage
 from ._version import __version__
 
+NOT_GIVEN: Final[NotGiven] = UNSET
+"""What an optional response field reads as when the server left it out: falsy, shown as
+`NOT_GIVEN`, and one object, so test it with `res.field is NOT_GIVEN` (its type is
+`NotGiven`; the generated code calls it UNSET)."""
+
 __all__ = [
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -47,6 +58,7 @@ __all__ = [
     "ConvoKitError",
     "InternalServerError",
     "NotFoundError",
+    "NotGiven",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",

@@ -9,16 +9,20 @@ import argparse
 import contextlib
 import importlib
 import json
+import math
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
 from enum import IntEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, Final, NoReturn
+
+from convokit_generated.api.chat import create_chat
 
 from ._client import Client, create_client
-from ._config import API_KEY_ENV, BASE_URL_ENV
+from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_TIMEOUT
 from ._conversation import Conversation
 from ._exceptions import (
     APIConnectionError,
@@ -33,6 +37,7 @@ from ._exceptions import (
     RateLimitError,
 )
 from ._models import ChatResponse
+from ._retry import DEFAULT_MAX_RETRIES, retried_statuses_text
 from ._secrets import redact
 from ._version import __version__
 
@@ -42,6 +47,12 @@ PROMPT = "> "
 NEW_COMMAND = "/new"
 EXIT_COMMAND = "/exit"
 _HELP_WIDTH = 79
+# `chat` flags passed to create_client() under their own name: --base-url is base_url.
+_CLIENT_OPTION_FLAGS: Final = ("base_url", "allow_insecure", "timeout", "max_retries")
+# What --json reports as `error` for a failure found before anything was sent.
+USAGE_ERROR: Final = "UsageError"
+# The body field of a 404 that means "no such conversation" (openapi.yaml's NotFound).
+_CONVERSATION_ID_FIELD: Final = create_chat.BODY_FIELDS["conversation_id"]
 
 
 class ExitCode(IntEnum):
@@ -69,29 +80,59 @@ _EXIT_CODE_HELP = {
 
 
 class _Failure(Exception):
-    """Ends the command with one line on stderr and an exit code."""
+    """Ends the command (or, in a session, one message) with an error report and an exit code.
 
-    def __init__(self, code: ExitCode, line: str) -> None:
+    `error` names what failed (the SDK's error class, or USAGE_ERROR when nothing was
+    sent); `status` and `request_id` are the API's, when it answered.
+    """
+
+    def __init__(
+        self,
+        code: ExitCode,
+        line: str,
+        *,
+        error: str = USAGE_ERROR,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(line)
         self.code = code
         self.line = line
+        self.error = error
+        self.status = status
+        self.request_id = request_id
+
+    def report(self, *, as_json: bool) -> None:
+        """Prints the failure on stderr: one line of text, or one JSON object with --json."""
+        if as_json:
+            document = {
+                "error": self.error,
+                "status": self.status,
+                "request_id": self.request_id,
+                "message": self.line,
+            }
+            print(json.dumps(document, ensure_ascii=False), file=sys.stderr, flush=True)
+        else:
+            print(f"convokit: {self.line}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the `convokit` command with `argv` (default: sys.argv[1:]); returns its exit code."""
-    parser = _parser()
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    # Known before parsing, so that bad arguments are reported as JSON too.
+    as_json = "--json" in arguments[: arguments.index("--") if "--" in arguments else None]
+    parser = _parser(json_errors=as_json)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return ExitCode.USAGE
+        code: int = args.run(args)
     except SystemExit as exit_:
         # argparse exits by itself after --help (0) and on bad usage (2).
         return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return ExitCode.USAGE
-    try:
-        code: int = args.run(args)
     except _Failure as failure:
-        print(f"convokit: {failure.line}", file=sys.stderr)
+        failure.report(as_json=as_json)
         return failure.code
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
@@ -99,12 +140,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class _ArgumentParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, json_errors: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.json_errors = json_errors
+
     def error(self, message: str) -> NoReturn:
         # argparse echoes unrecognized arguments, which may be a key typed by mistake.
+        if self.json_errors:
+            raise _Failure(ExitCode.USAGE, redact(message))
         super().error(redact(message))
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     exit_codes = "\n".join(
         textwrap.fill(
             text, _HELP_WIDTH, initial_indent=f"  {int(code):<4}", subsequent_indent=" " * 6
@@ -119,9 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         # An abbreviation such as --api-key would mean --api-key-file and print the
         # key it was given as a file name in the error.
         allow_abbrev=False,
+        json_errors=json_errors,
     )
     parser.add_argument("--version", action="version", version=f"convokit {__version__}")
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    # Subcommand parsers are built by add_parser(**kwargs) with this class too.
+    subcommand: dict[str, Any] = {"allow_abbrev": False, "json_errors": json_errors}
 
     chat = commands.add_parser(
         "chat",
@@ -136,16 +186,23 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=f"exit codes:\n{exit_codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
+        **subcommand,
     )
-    chat.add_argument("message", nargs="?", help="the message (omit for an interactive session)")
-    chat.add_argument("--conversation-id", metavar="ID", help="continue this conversation")
-    chat.add_argument("--widget-id", metavar="ID", help="group the conversation (bot, channel)")
-    chat.add_argument("--instance-id", metavar="ID", help="the AI instance to talk to")
+    chat.add_argument(
+        "message", nargs="?", type=_text, help="the message (omit for an interactive session)"
+    )
+    chat.add_argument(
+        "--conversation-id", metavar="ID", type=_text, help="continue this conversation"
+    )
+    chat.add_argument(
+        "--widget-id", metavar="ID", type=_text, help="group the conversation (bot, channel)"
+    )
+    chat.add_argument("--instance-id", metavar="ID", type=_text, help="the AI instance to talk to")
     chat.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object per reply: reply, conversation_id, usage, request_id",
+        help="print one JSON object per reply (reply, conversation_id, usage, request_id), "
+        "and report a failure as one JSON object on stderr (error, status, request_id, message)",
     )
     chat.add_argument(
         "--api-key-file",
@@ -157,18 +214,35 @@ def _parser() -> argparse.ArgumentParser:
         "--base-url", metavar="URL", help=f"the API's address (default: {BASE_URL_ENV} or ConvoKit)"
     )
     chat.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="allow a plain http:// --base-url on another machine (the key travels unencrypted)",
+    )
+    chat.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        help="give up on an attempt after this long "
+        f"(default: {DEFAULT_TIMEOUT.read:g}, connecting at most {DEFAULT_TIMEOUT.connect:g})",
+    )
+    chat.add_argument(
         "--max-retries",
         metavar="N",
         type=_non_negative_int,
-        help="retries after a connection error, timeout, 429 or 5xx (default: 2)",
+        help=f"retries after a connection error, a timeout, or HTTP {retried_statuses_text()} "
+        f"(default: {DEFAULT_MAX_RETRIES})",
     )
     chat.set_defaults(run=_run_chat)
 
     mock = commands.add_parser(
         "mock-server",
         help="run a local mock of the ConvoKit API (for demos and tests)",
-        description="Serve a local ConvoKit API that follows openapi.yaml until Ctrl-C.",
-        allow_abbrev=False,
+        description=textwrap.fill(
+            "Serve a local ConvoKit API that follows openapi.yaml until Ctrl-C. It prints "
+            f"the {BASE_URL_ENV} and {API_KEY_ENV} to export for `convokit chat` and the SDK.",
+            width=_HELP_WIDTH,
+        ),
+        **subcommand,
     )
     mock.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
@@ -178,6 +252,25 @@ def _parser() -> argparse.ArgumentParser:
         type=_port,
         default=8787,
         help="port to listen on, 0 for any (default: %(default)s)",
+    )
+    mock.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="accept only this secret key, e.g. sk_test_ci (default: any sk_... key)",
+    )
+    mock.add_argument(
+        "--fail-next",
+        metavar="STATUS",
+        type=_error_status,
+        help="answer the next requests with this HTTP error status (400-599) and its "
+        "documented error body",
+    )
+    mock.add_argument(
+        "--fail-times",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="how many requests --fail-next answers (default: %(default)s)",
     )
     mock.set_defaults(run=_run_mock_server)
     return parser
@@ -193,6 +286,13 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be 1 or more, got 0")
+    return value
+
+
 def _port(text: str) -> int:
     value = _non_negative_int(text)
     if value > 65535:
@@ -200,20 +300,60 @@ def _port(text: str) -> int:
     return value
 
 
+def _error_status(text: str) -> int:
+    value = _non_negative_int(text)
+    if not 400 <= value <= 599:
+        raise argparse.ArgumentTypeError(f"must be an HTTP error status (400-599), got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def _run_mock_server(args: argparse.Namespace) -> int:
     # Imported here so that `import convokit` and `convokit chat` never load the mock.
-    from .testing import run_mock_server
+    from .testing import TEST_KEY, run_mock_server
 
-    return run_mock_server(args.host, args.port)
+    try:
+        return run_mock_server(
+            args.host,
+            args.port,
+            api_key=args.api_key,
+            fail_status=args.fail_next,
+            fail_times=args.fail_times,
+        )
+    except ValueError:
+        # fail_next's arguments were checked by argparse: the key is what MockServer refused.
+        raise _Failure(
+            ExitCode.USAGE,
+            f"--api-key must be a secret key such as {TEST_KEY} (the API accepts only sk_... keys)",
+        ) from None
 
 
 def _run_chat(args: argparse.Namespace) -> int:
     key = _read_key(args.api_key_file)
-    options = {} if args.max_retries is None else {"max_retries": args.max_retries}
+    options = {
+        name: getattr(args, name)
+        for name in _CLIENT_OPTION_FLAGS
+        if getattr(args, name) is not None
+    }
     try:
-        client = create_client(key, base_url=args.base_url, **options)
+        client = create_client(key, **options)
     except (TypeError, ValueError) as error:
-        raise _Failure(ExitCode.USAGE, _one_line(str(error), key)) from None
+        raise _Failure(ExitCode.USAGE, _one_line(_in_cli_terms(str(error)), key)) from None
     with client:
         if args.message is None:
             return _interactive(client, args, key)
@@ -225,8 +365,8 @@ def _run_chat(args: argparse.Namespace) -> int:
                 instance_id=args.instance_id,
             )
         except (ConvoKitError, TypeError, ValueError) as error:
-            code, line = describe_error(error, client.base_url)
-            raise _Failure(code, _one_line(line, key)) from None
+            start_over = None if args.conversation_id is None else "Leave out --conversation-id"
+            raise _failure(error, client.base_url, key, start_over=start_over) from None
         _print_reply(response, as_json=args.json, show_id=True)
     return ExitCode.OK
 
@@ -284,11 +424,12 @@ def _interactive(client: Client, args: argparse.Namespace, key: str) -> int:
         try:
             response = conversation.send(text)
         except (ConvoKitError, TypeError, ValueError) as error:
-            code, description = describe_error(error, client.base_url)
-            print(f"convokit: {_one_line(description, key)}", file=sys.stderr, flush=True)
-            if code == ExitCode.AUTH:
-                return code  # every further message would be refused the same way
-            status = code
+            start_over = None if starts_thread else f"Type {NEW_COMMAND}"
+            failure = _failure(error, client.base_url, key, start_over=start_over)
+            failure.report(as_json=args.json)
+            if failure.code == ExitCode.AUTH:
+                return failure.code  # every further message would be refused the same way
+            status = failure.code
             continue
         _print_reply(response, as_json=args.json, show_id=starts_thread)
     return status
@@ -324,8 +465,28 @@ def _print_reply(response: ChatResponse, *, as_json: bool, show_id: bool) -> Non
         print(f"conversation_id: {response.conversation_id}", file=sys.stderr, flush=True)
 
 
-def describe_error(error: Exception, base_url: str) -> tuple[ExitCode, str]:
-    """The exit code for a failed chat, and one line saying what happened and what to do."""
+def _failure(error: Exception, base_url: str, key: str, *, start_over: str | None) -> _Failure:
+    code, line = describe_error(error, base_url, start_over=start_over)
+    if not isinstance(error, ConvoKitError):
+        return _Failure(code, _one_line(_in_cli_terms(line), key))
+    return _Failure(
+        code,
+        _one_line(line, key),
+        error=type(error).__name__,
+        status=getattr(error, "status_code", None),
+        request_id=getattr(error, "request_id", None),
+    )
+
+
+def describe_error(
+    error: Exception, base_url: str, *, start_over: str | None = None
+) -> tuple[ExitCode, str]:
+    """The exit code for a failed chat, and one line saying what happened and what to do.
+
+    `start_over` says how to start a new conversation ("Leave out --conversation-id")
+    when the message continued one; None when it started a new one, so a 404 can only
+    mean that `base_url` is not the API's address.
+    """
     if isinstance(error, APITimeoutError):
         return ExitCode.CONNECTION, f"{error}. The API did not answer in time: try again later."
     if isinstance(error, APIConnectionError):
@@ -340,7 +501,18 @@ def describe_error(error: Exception, base_url: str) -> tuple[ExitCode, str]:
     if isinstance(error, PermissionDeniedError):
         return ExitCode.AUTH, f"{error}. This key may not use that widget or instance."
     if isinstance(error, NotFoundError):
-        return ExitCode.API, f"{error}. Leave out --conversation-id to start a new conversation."
+        if start_over is not None and error.param == _CONVERSATION_ID_FIELD:
+            # The API's own message may say how to start over in its terms; say it once, in ours.
+            kind = f" {error.error_type}" if error.error_type else ""
+            request = f" (request id {error.request_id})" if error.request_id else ""
+            return ExitCode.API, (
+                f"{error.status_code}{kind}: the API does not know this conversation{request}. "
+                f"{start_over} to start a new conversation."
+            )
+        return ExitCode.API, (
+            f"{error}. Is --base-url / {BASE_URL_ENV} the address of a ConvoKit API? "
+            f"It is {base_url}."
+        )
     if isinstance(error, RateLimitError):
         return ExitCode.API, f"{error}. Still rate limited after retrying: wait, then try again."
     if isinstance(error, APIStatusError) and error.status_code >= 500:
@@ -352,6 +524,14 @@ def describe_error(error: Exception, base_url: str) -> tuple[ExitCode, str]:
     if isinstance(error, APIError | ConvoKitError):
         return ExitCode.API, str(error)
     return ExitCode.USAGE, str(error)
+
+
+def _in_cli_terms(text: str) -> str:
+    # The SDK's messages name its options ('base_url', allow_insecure=True); a shell
+    # user knows the flags.
+    for name in _CLIENT_OPTION_FLAGS:
+        text = re.sub(rf"'{name}'|\b{name}=\w+", "--" + name.replace("_", "-"), text)
+    return text
 
 
 def _one_line(text: str, key: str) -> str:

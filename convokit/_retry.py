@@ -112,3 +112,13 @@ def _parse_retry_after(value: str | None, now: float | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return moment.timestamp() - (time.time() if now is None else now)
+
+
+def retried_statuses_text() -> str:
+    """The HTTP statuses `is_retryable_status` retries, in words for help texts, read from
+    the policy itself: e.g. "408, 409, 429 and 5xx" (a class retried whole reads "5xx")."""
+    parts: list[str] = []
+    for first in range(100, 600, 100):
+        retried = [status for status in range(first, first + 100) if is_retryable_status(status)]
+        parts += [f"{first // 100}xx"] if len(retried) == 100 else [str(s) for s in retried]
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)

@@ -28,6 +28,7 @@ import math
 import re
 import secrets
 import selectors
+import shlex
 import socket
 import sys
 import threading
@@ -42,7 +43,13 @@ from urllib.parse import urlsplit
 from convokit_generated.api.chat import create_chat
 from convokit_generated.models.chat_message_role import CHAT_MESSAGE_ROLE_VALUES
 
-__all__ = ["MockServer", "RecordedRequest", "Responder", "run_mock_server"]
+from ._config import API_KEY_ENV, BASE_URL_ENV
+
+__all__ = ["TEST_KEY", "MockServer", "RecordedRequest", "Responder", "run_mock_server"]
+
+TEST_KEY: Final = "sk_test_123"
+"""A secret key for tests: ``MockServer()`` accepts any ``sk_...`` key, and this is the one
+``convokit mock-server`` and the ``convokit_mock`` pytest fixture hand out."""
 
 Responder = Callable[[list[dict[str, str]]], str]
 """Produces the assistant's reply from the full context: a list of ``{"role", "content"}`` dicts."""
@@ -913,18 +920,31 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-def run_mock_server(host: str, port: int) -> int:
+def run_mock_server(
+    host: str,
+    port: int,
+    *,
+    api_key: str | None = None,
+    fail_status: int | None = None,
+    fail_times: int = 1,
+) -> int:
     """Run a MockServer in the foreground until Ctrl-C; the body of ``convokit mock-server``.
 
     Prints ``ConvoKit mock server on http://HOST:PORT (Ctrl-C to stop)`` to stdout
-    (the real port when ``port`` is 0), then one line per request to stderr.
-    Returns 0 after Ctrl-C, 1 if the address cannot be bound.
+    (the real port when ``port`` is 0), then the shell lines that point the CLI and
+    the SDK at it: ``export CONVOKIT_BASE_URL=...`` and ``export CONVOKIT_SECRET_KEY=...``
+    (``api_key``, or ``TEST_KEY`` when any secret key is accepted); then one line per
+    request to stderr. ``api_key`` and ``fail_status`` / ``fail_times`` are
+    MockServer's ``api_key`` and ``fail_next(status, times)``. Returns 0 after Ctrl-C,
+    1 if the address cannot be bound; raises ValueError for a bad key or status.
     """
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    server = MockServer(host=host, port=port, log=log)
+    server = MockServer(api_key=api_key, host=host, port=port, log=log)
+    if fail_status is not None:
+        server.fail_next(fail_status, times=fail_times)
     try:
         server.start()
     except OSError as exc:
@@ -934,7 +954,11 @@ def run_mock_server(host: str, port: int) -> int:
         )
         return 1
     try:
-        print(f"ConvoKit mock server on {server.base_url} (Ctrl-C to stop)", flush=True)
+        print(f"ConvoKit mock server on {server.base_url} (Ctrl-C to stop)")
+        print(f"export {BASE_URL_ENV}={shlex.quote(server.base_url)}")
+        print(f"export {API_KEY_ENV}={shlex.quote(api_key or TEST_KEY)}", flush=True)
+        if fail_status is not None:
+            log(f"(the next {fail_times} request(s) will be answered with {fail_status})")
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

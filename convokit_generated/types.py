@@ -8,8 +8,20 @@ from attrs import define
 
 
 class Unset:
+    """The value of an optional field that was not given. There is one, `UNSET`
+    (exported as `convokit.NOT_GIVEN`): test a field with `value is UNSET`."""
+
+    __slots__ = ()
+
     def __bool__(self) -> Literal[False]:
         return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    # copy, deepcopy and pickle return the one UNSET, so `is` keeps working on copies.
+    def __reduce__(self) -> str:
+        return "UNSET"
 
 
 UNSET: Unset = Unset()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import queue
 import re
 import signal
 import socket
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from convokit._cli import PROMPT, ExitCode, describe_error
+from convokit._cli import NEW_COMMAND, PROMPT, ExitCode, describe_error
 from convokit._exceptions import APITimeoutError
+from convokit._retry import DEFAULT_MAX_RETRIES, is_retryable_status, retried_statuses_text
 from convokit.testing import MockServer
 
 pytestmark = pytest.mark.slow
@@ -409,3 +411,323 @@ def test_interactive_session_on_a_terminal_shows_a_prompt(mock: MockServer) -> N
     assert stdout.startswith(PROMPT)
     assert 'You said: "Hello" (turn 1 of this conversation)' in stdout
     assert "/new starts a new conversation" in stderr
+
+
+# -- --timeout, --allow-insecure, --json errors, retried statuses ------------------
+
+
+def test_timeout_bounds_an_attempt_against_a_server_that_never_answers() -> None:
+    with socket.socket() as silent:
+        # Connections complete in the kernel's backlog and are never answered.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        base_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = run("chat", "--timeout", "0.5", "--max-retries", "0", "Hi", base_url=base_url)
+    line = assert_one_error_line(result, ExitCode.CONNECTION)
+    assert "did not answer in time" in line
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf", "nan"])
+def test_timeout_must_be_a_positive_number_of_seconds(mock: MockServer, value: str) -> None:
+    result = run("chat", "--timeout", value, "Hi", base_url=mock.base_url)
+    assert result.returncode == ExitCode.USAGE
+    assert "--timeout" in result.stderr
+    assert mock.requests == []
+
+
+def test_plain_http_to_another_host_names_the_flag_that_allows_it() -> None:
+    refused = run("chat", "Hi", base_url="http://api.example.com")
+    line = assert_one_error_line(refused, ExitCode.USAGE)
+    assert "--allow-insecure" in line
+    assert "allow_insecure" not in line
+    # With the flag the client is created; an empty session then sends nothing.
+    allowed = run("chat", "--allow-insecure", base_url="http://api.example.com")
+    assert allowed.returncode == ExitCode.OK, allowed.stderr
+    assert allowed.stderr == ""
+
+
+def _flags_of(*command: str) -> set[str]:
+    help_text = run(*command, "--help", base_url=None, key=None).stdout
+    return set(re.findall(r"--[a-z][a-z-]*", help_text))
+
+
+@pytest.mark.parametrize(
+    ("args", "base_url"),
+    [
+        (["chat", "Hi"], "http://api.example.com"),
+        (["chat", "Hi"], "ftp://127.0.0.1/"),
+        (["chat", "Hi"], "http://127.0.0.1:9/?region=eu"),
+        (["chat", ""], "http://127.0.0.1:9"),
+        (["chat", "--conversation-id", "", "Hi"], "http://127.0.0.1:9"),
+        (["chat", "--timeout", "0", "Hi"], "http://127.0.0.1:9"),
+        (["mock-server", "--api-key", "pk_test_123"], None),
+    ],
+    ids=["insecure", "scheme", "query", "message", "conversation-id", "timeout", "mock-key"],
+)
+def test_usage_errors_name_only_flags_the_command_has(
+    args: list[str], base_url: str | None
+) -> None:
+    result = run(*args, base_url=base_url)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    named = set(re.findall(r"--[a-z][a-z-]*", result.stderr))
+    assert named <= _flags_of(args[0]), result.stderr
+    # SDK spellings a shell user cannot type.
+    for sdk_only in ("=True", "create_client", "chat()", "MockServer(", "_url", "_id'"):
+        assert sdk_only not in result.stderr, result.stderr
+
+
+def _statuses_in(text: str) -> set[int]:
+    statuses = {int(number) for number in re.findall(r"\b[1-5][0-9][0-9]\b", text)}
+    for digit in re.findall(r"\b([1-5])xx\b", text):
+        statuses |= set(range(int(digit) * 100, int(digit) * 100 + 100))
+    return statuses
+
+
+def test_max_retries_help_lists_exactly_the_statuses_the_policy_retries() -> None:
+    help_text = " ".join(run("chat", "--help", base_url=None, key=None).stdout.split())
+    # The option's entry, not the usage line's "[--max-retries N]".
+    described = re.search(r"--max-retries N (.*?)\(default", help_text)
+    assert described, help_text
+    retried = {status for status in range(100, 600) if is_retryable_status(status)}
+    assert _statuses_in(described.group(1)) == retried
+    assert f"(default: {DEFAULT_MAX_RETRIES})" in help_text
+
+
+def test_retried_statuses_text_follows_the_policy() -> None:
+    text = retried_statuses_text()
+    assert _statuses_in(text) == {s for s in range(100, 600) if is_retryable_status(s)}
+    assert " and " in text
+
+
+def assert_one_json_error(
+    result: subprocess.CompletedProcess[str], code: ExitCode, error: str
+) -> dict[str, object]:
+    assert result.returncode == code, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    document = json.loads(lines[0])
+    assert isinstance(document, dict)
+    assert {"error", "status", "request_id", "message"} <= set(document)
+    assert document["error"] == error
+    assert isinstance(document["message"], str) and document["message"]
+    assert KEY not in result.stderr
+    return document
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (401, ExitCode.AUTH, "AuthenticationError"),
+        (403, ExitCode.AUTH, "PermissionDeniedError"),
+        (422, ExitCode.API, "UnprocessableEntityError"),
+        (503, ExitCode.API, "InternalServerError"),
+    ],
+)
+def test_json_reports_an_api_error_as_one_object_with_the_same_exit_code(
+    mock: MockServer, status: int, code: ExitCode, error: str
+) -> None:
+    mock.fail_next(status)
+    result = run("chat", "--json", "--max-retries", "0", "Hi", base_url=mock.base_url)
+    document = assert_one_json_error(result, code, error)
+    assert document["status"] == status
+    assert document["request_id"] == mock_request_id(document)
+    assert str(status) in str(document["message"])
+
+
+def mock_request_id(document: dict[str, object]) -> str:
+    match = re.search(r"req_[0-9a-f]+", str(document["message"]))
+    assert match, document
+    return match.group(0)
+
+
+def test_json_reports_a_connection_error_without_status_or_request_id() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    result = run(
+        "chat", "--json", "--max-retries", "0", "Hi", base_url=f"http://127.0.0.1:{closed_port}"
+    )
+    document = assert_one_json_error(result, ExitCode.CONNECTION, "APIConnectionError")
+    assert document["status"] is None
+    assert document["request_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (["chat", "--json", "Hi"], None),
+        (["chat", "--json", "--max-retries", "-1", "Hi"], KEY),
+        (["chat", "--json", "--no-such-option", "Hi"], KEY),
+        (["chat", "--json", "--timeout", "0", "Hi"], KEY),
+    ],
+    ids=["no-key", "bad-retries", "unknown-option", "bad-timeout"],
+)
+def test_json_reports_a_usage_error_as_one_object(
+    mock: MockServer, args: list[str], key: str | None
+) -> None:
+    result = run(*args, base_url=mock.base_url, key=key)
+    document = assert_one_json_error(result, ExitCode.USAGE, "UsageError")
+    assert document["status"] is None
+    assert mock.requests == []
+
+
+def test_json_session_reports_each_failed_message_as_one_object(mock: MockServer) -> None:
+    mock.fail_next(500)
+    result = run("chat", "--json", "--max-retries", "0", base_url=mock.base_url, stdin="a\nb\n")
+    assert result.returncode == ExitCode.API
+    [failed] = [json.loads(line) for line in result.stderr.splitlines()]
+    assert (failed["error"], failed["status"]) == ("InternalServerError", 500)
+    [reply] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert reply["reply"].startswith('You said: "b"')
+
+
+# -- 404 messages (issue 10, item 8) ---------------------------------------------
+
+
+def test_a_wrong_base_url_path_is_not_blamed_on_a_conversation_id(mock: MockServer) -> None:
+    result = run("chat", "Hi", base_url=f"{mock.base_url}/not-the-api")
+    line = assert_one_error_line(result, ExitCode.API)
+    assert "404" in line
+    assert "conversation" not in line.lower().replace("new conversation", "")
+    assert "--conversation-id" not in line
+    assert "--base-url" in line
+
+
+def test_an_unknown_conversation_says_how_to_start_over_once(mock: MockServer) -> None:
+    result = run("chat", "--conversation-id", "conv_missing", "Hi", base_url=mock.base_url)
+    line = assert_one_error_line(result, ExitCode.API)
+    assert "404" in line
+    assert REQUEST_ID.search(line)
+    assert line.lower().count("new conversation") == 1, line
+    assert line.count("--conversation-id") == 1, line
+
+
+def test_a_session_on_an_unknown_conversation_points_to_new(mock: MockServer) -> None:
+    result = run("chat", "--conversation-id", "conv_missing", base_url=mock.base_url, stdin="Hi\n")
+    assert result.returncode == ExitCode.API
+    [line] = result.stderr.splitlines()
+    assert f"Type {NEW_COMMAND} to start a new conversation" in line
+    assert line.lower().count("new conversation") == 1, line
+    assert "--conversation-id" not in line
+
+
+# -- mock-server: exports, --api-key, --fail-next ------------------------------------
+
+
+class _MockCommand:
+    """`convokit mock-server ... --port 0` running as a subprocess, and what it printed."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "convokit", "mock-server", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        stdout, self._stderr = self.process.stdout, self.process.stderr
+        assert stdout is not None and self._stderr is not None
+        # Read on a thread, so that a banner shorter than expected fails the test in
+        # seconds instead of blocking readline() until the suite's timeout.
+        lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(
+            target=lambda: [lines.put(line) for line in stdout], daemon=True
+        )
+        self._reader.start()
+        try:
+            self.banner = [lines.get(timeout=30) for _ in range(3)]
+        except queue.Empty:
+            self.process.kill()
+            pytest.fail("convokit mock-server printed less than its banner and two exports")
+        self.exports = dict(
+            re.findall(r"^export (CONVOKIT_[A-Z_]+)=(\S+)$", "".join(self.banner), re.MULTILINE)
+        )
+
+    def stop(self) -> str:
+        """Ctrl-C; returns what it logged on stderr."""
+        self.process.send_signal(signal.SIGINT)
+        assert self.process.wait(timeout=30) == 0
+        return self._stderr.read()
+
+    def close(self) -> None:
+        """Kills the process if it still runs and closes its pipes."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._reader.join(timeout=10)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def mock_command(request: pytest.FixtureRequest) -> Iterator[_MockCommand]:
+    command = _MockCommand(*request.param)
+    try:
+        yield command
+    finally:
+        command.close()
+
+
+@pytest.mark.parametrize("mock_command", [()], indirect=True)
+def test_mock_server_prints_the_exports_that_point_the_cli_at_it(
+    mock_command: _MockCommand,
+) -> None:
+    assert mock_command.banner[0].startswith("ConvoKit mock server on http://127.0.0.1:")
+    assert set(mock_command.exports) == {"CONVOKIT_BASE_URL", "CONVOKIT_SECRET_KEY"}
+    assert mock_command.exports["CONVOKIT_BASE_URL"] in mock_command.banner[0]
+    result = run(
+        "chat",
+        "Hi",
+        base_url=mock_command.exports["CONVOKIT_BASE_URL"],
+        key=mock_command.exports["CONVOKIT_SECRET_KEY"],
+    )
+    assert result.returncode == 0, result.stderr
+    assert mock_command.stop().count("POST /v1/chat 200") == 1
+
+
+@pytest.mark.parametrize("mock_command", [("--api-key", "sk_test_only_this")], indirect=True)
+def test_mock_server_api_key_is_the_only_key_it_accepts(mock_command: _MockCommand) -> None:
+    assert mock_command.exports["CONVOKIT_SECRET_KEY"] == "sk_test_only_this"
+    base_url = mock_command.exports["CONVOKIT_BASE_URL"]
+    refused = run("chat", "Hi", base_url=base_url, key="sk_test_another_key")
+    assert assert_one_error_line(refused, ExitCode.AUTH).startswith("convokit: 401")
+    accepted = run("chat", "Hi", base_url=base_url, key="sk_test_only_this")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "sk_test_only_this" not in mock_command.stop()
+
+
+@pytest.mark.parametrize(
+    "mock_command", [("--fail-next", "503", "--fail-times", "2")], indirect=True
+)
+def test_mock_server_fails_the_next_requests_with_the_given_status(
+    mock_command: _MockCommand,
+) -> None:
+    base_url = mock_command.exports["CONVOKIT_BASE_URL"]
+    outcomes = [
+        run("chat", "--json", "--max-retries", "0", "Hi", base_url=base_url) for _ in range(3)
+    ]
+    assert [outcome.returncode for outcome in outcomes] == [ExitCode.API, ExitCode.API, 0]
+    assert [json.loads(outcome.stderr)["status"] for outcome in outcomes[:2]] == [503, 503]
+    log = mock_command.stop()
+    assert [line.split()[2] for line in log.splitlines() if line.startswith("POST")] == [
+        "503",
+        "503",
+        "200",
+    ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--api-key", "pk_test_123"],
+        ["--fail-next", "200"],
+        ["--fail-next", "503", "--fail-times", "0"],
+    ],
+    ids=["public-key", "not-an-error", "zero-times"],
+)
+def test_mock_server_refuses_bad_options(args: list[str]) -> None:
+    result = run("mock-server", "--port", "0", *args, base_url=None)
+    assert result.returncode == ExitCode.USAGE
+    assert args[0] in result.stderr
+    assert "Traceback" not in result.stderr

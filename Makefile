@@ -6,7 +6,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WHEELHOUSE := $(VENV)/wheelhouse
 
-.PHONY: demo test lint typecheck regen-check pytest bench clean require-java
+.PHONY: demo test lint typecheck regen-check pytest bench soak clean require-java
 
 demo: $(VENV_STAMP)
 	$(BIN)/python examples/quickstart.py
@@ -54,6 +54,13 @@ require-java:
 
 bench: $(VENV_STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# The randomized fault soak of tests/test_soak.py at full size: `make soak SEED=123 CALLS=5000`
+# replays a run (each soak prints its seed; without SEED a new one is drawn).
+SEED ?=
+CALLS ?= 5000
+soak: $(VENV_STAMP)
+	SOAK_SEED=$(SEED) SOAK_CALLS=$(CALLS) $(BIN)/python -m pytest tests/test_soak.py -k client_soak -s --timeout=1800
 
 clean:
 	rm -rf $(VENV) node_modules dist build site generated clients/go/convokit .mypy_cache .ruff_cache .pytest_cache

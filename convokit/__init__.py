@@ -6,10 +6,9 @@ res = client.chat(message="What are your support hours?")
 print(res.reply, res.conversation_id)
 """
 
-from typing import Final
+from typing import Final, TypeAlias
 
-from convokit_generated.types import UNSET
-from convokit_generated.types import Unset as NotGiven
+from convokit_generated.types import UNSET, Unset
 
 from ._client import AsyncClient, Client, create_async_client, create_client
 from ._conversation import AsyncConversation, Conversation
@@ -32,6 +31,10 @@ from ._exceptions import (
 )
 from ._models import ChatMessage, ChatOptions, ChatResponse, Usage
 from ._version import __version__
+
+NotGiven: TypeAlias = Unset
+"""The value of an optional response field the server left out, as a type: the class of
+`NOT_GIVEN` (for annotations such as `str | NotGiven`)."""
 
 NOT_GIVEN: Final[NotGiven] = UNSET
 """What an optional response field reads as when the server left it out: falsy, shown as

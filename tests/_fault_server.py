@@ -86,7 +86,8 @@ Behaviour = Callable[[Exchange], bool]
 """Answers one request; returns True to keep the connection open for the next one."""
 
 
-def _response_head(status: int, headers: Iterable[tuple[str, str]], reason: str = "") -> bytes:
+def response_head(status: int, headers: Iterable[tuple[str, str]], reason: str = "") -> bytes:
+    """A response's status line and `headers`, up to and including the blank line."""
     if not reason:
         try:
             reason = HTTPStatus(status).phrase
@@ -118,7 +119,7 @@ def raw(
         head.append(("Content-Length", str(len(body))))
         if not keep_alive:
             head.append(("Connection", "close"))
-        exchange.send(_response_head(status, head, reason) + body)
+        exchange.send(response_head(status, head, reason) + body)
         return keep_alive
 
     return behave
@@ -185,7 +186,7 @@ def truncated(declared_length: int = 200) -> Behaviour:
             ("Content-Type", "application/json"),
             ("Content-Length", str(declared_length)),
         ]
-        exchange.send(_response_head(200, head) + partial)
+        exchange.send(response_head(200, head) + partial)
         return False
 
     return behave
@@ -196,12 +197,17 @@ def redirect(location: str, status: int = 302) -> Behaviour:
     return raw(status, b"", [("Location", location)])
 
 
+def reset_on_close(connection: socket.socket) -> None:
+    """Makes the server's coming close() of `connection` a reset (RST) rather than a FIN."""
+    # Linger on with a zero timeout makes close() send RST instead of FIN.
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
 def reset() -> Behaviour:
     """Reads the request, then resets the connection (RST, no response)."""
 
     def behave(exchange: Exchange) -> bool:
-        # Linger on with a zero timeout makes close() send RST instead of FIN.
-        exchange.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        reset_on_close(exchange.connection)
         return False
 
     return behave
@@ -379,7 +385,7 @@ class FaultServer:
         reader = connection.makefile("rb")
         try:
             keep_alive = True
-            while keep_alive and not self._stop.is_set():
+            while keep_alive and not self._stop.is_set() and self._admit(connection):
                 request = self._read_request(reader, connection.getpeername()[1])
                 if request is None:
                     return
@@ -396,6 +402,11 @@ class FaultServer:
                 reader.close()
             with contextlib.suppress(OSError):
                 connection.close()
+
+    def _admit(self, connection: socket.socket) -> bool:
+        """Whether to read the next request on `connection` (True); a subclass may end
+        the connection instead, before the request is read."""
+        return True
 
     def _read_request(self, reader: BinaryIO, client_port: int) -> Received | None:
         request_line = reader.readline(65537).decode("latin-1").rstrip("\r\n")

@@ -5,16 +5,15 @@ Then the connection pool those benchmarks called for, checked for what is not ti
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from _fds import fds_settle_at, open_fds
 from _spec import ROOT
 
 import convokit
@@ -96,21 +95,6 @@ class _Gate:
         self._opened.set()
 
 
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def _fds_settle_at(most: int) -> bool:
-    """Whether this process's open descriptors come down to `most`: the in-process
-    MockServer's connection threads close their sockets just after close() returns."""
-    deadline = time.monotonic() + 10
-    while _open_fds() > most:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.fixture
 def two_connections(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(convokit._transport, "MAX_CONNECTIONS", 2)
@@ -124,7 +108,7 @@ def anyio_backend() -> str:
 @pytest.mark.usefixtures("two_connections")
 def test_sync_calls_past_the_connection_limit_wait_in_the_queue() -> None:
     gate = _Gate()
-    fds = _open_fds()
+    fds = open_fds()
     with MockServer(responder=gate) as server:
         client = convokit.create_client("sk_test_pool", base_url=server.base_url)
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -141,14 +125,14 @@ def test_sync_calls_past_the_connection_limit_wait_in_the_queue() -> None:
         for n in range(5):
             assert client.chat(message=f"after {n}").reply == "done"
         client.close()
-    assert _fds_settle_at(fds)
+    assert fds_settle_at(fds)
 
 
 @pytest.mark.anyio
 @pytest.mark.usefixtures("two_connections")
 async def test_async_calls_past_the_connection_limit_wait_in_the_queue() -> None:
     gate = _Gate()
-    fds = _open_fds()
+    fds = open_fds()
     with MockServer(responder=gate) as server:
         client = convokit.create_async_client("sk_test_pool", base_url=server.base_url)
         held = [asyncio.create_task(client.chat(message=f"held {n}")) for n in range(2)]
@@ -162,7 +146,7 @@ async def test_async_calls_past_the_connection_limit_wait_in_the_queue() -> None
         replies = await asyncio.gather(*(client.chat(message=f"burst {n}") for n in range(20)))
         assert {reply.reply for reply in replies} == {"done"}
         await client.aclose()
-    assert _fds_settle_at(fds)
+    assert fds_settle_at(fds)
 
 
 @pytest.mark.usefixtures("two_connections")

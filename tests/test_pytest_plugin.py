@@ -20,7 +20,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from test_packaging import WHEELHOUSE, wheel
+from _wheel import WHEELHOUSE
+from test_packaging import wheel
 
 from convokit import AuthenticationError, create_client
 from convokit.testing import TEST_KEY, MockServer

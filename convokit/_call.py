@@ -152,11 +152,6 @@ class Call:
         )
         return self._retry_or_raise(error, retryable, None, type(exception).__name__)
 
-    def after_deadline(self) -> float:
-        """after_exception() for an attempt cut off at its deadline by the caller's own
-        means (a cancel scope around a user's http_client)."""
-        return self.after_exception(httpx.ReadTimeout("the attempt's timeout elapsed"))
-
     def after_unexpected(self, exception: Exception) -> ConvoKitError:
         """The ConvoKitError to raise for an exception the send itself should not raise:
         nothing but a ConvoKitError leaves a call."""

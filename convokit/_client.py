@@ -32,7 +32,14 @@ from ._options import (
     split_call_options,
 )
 from ._retry import DEFAULT_MAX_RETRIES
-from ._transport import LIMITS, AsyncPoolTransport, PoolTransport, proxy_mounts
+from ._transport import (
+    LIMITS,
+    AsyncDeadlineCheckedStream,
+    AsyncPoolTransport,
+    DeadlineCheckedStream,
+    PoolTransport,
+    proxy_mounts,
+)
 
 __all__ = ["AsyncClient", "Client", "create_async_client", "create_client"]
 
@@ -243,9 +250,12 @@ class Client(_BaseClient[httpx.Client]):
         http = self._pool.get(os.getpid())
         request = _build_request(http, call)
         while True:
-            call.start_attempt(request)
+            deadline = call.start_attempt(request)
             try:
-                response = http.send(request, follow_redirects=False)
+                if deadline is None or self._pool.owned:
+                    response = http.send(request, follow_redirects=False)
+                else:
+                    response = _send_checked(http, request, deadline)
             except httpx.RequestError as error:
                 wait = call.after_exception(error)
             except Exception as error:
@@ -353,13 +363,9 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                 if deadline is None or self._pool.owned:
                     response = await http.send(request, follow_redirects=False)
                 else:
-                    # The SDK's own pool holds each read to the deadline; a pool of
-                    # the caller's is held to it by a cancel scope.
-                    response = await _send_before(http, request, deadline)
+                    response = await _send_checked_async(http, request, deadline)
             except httpx.RequestError as error:
                 wait = call.after_exception(error)
-            except TimeoutError:
-                wait = call.after_deadline()
             except Exception as error:
                 raise call.after_unexpected(error) from error
             else:
@@ -403,23 +409,32 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         await self.aclose()
 
 
-async def _send_before(
+# The SDK's own pools hold every read to an attempt's deadline. A caller's http_client
+# is held to it at each chunk of the body: its httpx read timeout bounds each read.
+
+
+def _send_checked(http: httpx.Client, request: httpx.Request, deadline: float) -> httpx.Response:
+    response = http.send(request, stream=True, follow_redirects=False)
+    assert isinstance(response.stream, httpx.SyncByteStream)
+    response.stream = DeadlineCheckedStream(response.stream, deadline)
+    try:
+        response.read()
+    finally:
+        response.close()
+    return response
+
+
+async def _send_checked_async(
     http: httpx.AsyncClient, request: httpx.Request, deadline: float
 ) -> httpx.Response:
-    """http.send() cut off at `deadline` by a cancel scope (raising TimeoutError)."""
-    import asyncio
-
-    seconds = max(deadline - time.monotonic(), 0)
+    response = await http.send(request, stream=True, follow_redirects=False)
+    assert isinstance(response.stream, httpx.AsyncByteStream)
+    response.stream = AsyncDeadlineCheckedStream(response.stream, deadline)
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # trio
-        import anyio
-
-        with anyio.fail_after(seconds):
-            return await http.send(request, follow_redirects=False)
-    # asyncio's own scope costs a third of anyio's, and this runs on every call.
-    async with asyncio.timeout(seconds):
-        return await http.send(request, follow_redirects=False)
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
 
 
 ClientInput = str | Mapping[str, Any] | None

@@ -29,7 +29,8 @@ from ._exceptions import (
     RequestTooLargeError,
     UnprocessableEntityError,
 )
-from ._models import ChatMessage, ChatOptions, ChatResponse, Usage
+from ._models import ChatMessage, ChatMessageDict, ChatOptions, ChatResponse, Usage
+from ._options import AsyncClientOptions, ClientOptions
 from ._version import __version__
 
 NotGiven: TypeAlias = Unset
@@ -49,13 +50,16 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncClient",
+    "AsyncClientOptions",
     "AsyncConversation",
     "AuthenticationError",
     "BadRequestError",
     "ChatMessage",
+    "ChatMessageDict",
     "ChatOptions",
     "ChatResponse",
     "Client",
+    "ClientOptions",
     "ConflictError",
     "Conversation",
     "ConvoKitError",

@@ -6,9 +6,9 @@ with its own auth, retries, deadlines and typed errors. The descriptors are plai
 for any client or mock server to read.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import ModuleType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Required, TypedDict
 
 import attrs
 import httpx
@@ -275,3 +275,105 @@ class AsyncApi:
             },
         )
         return result
+
+
+# ChatRequest as a dict of its wire fields (what its to_dict() returns).
+class ChatRequestDict(TypedDict, total=False):
+    message: Required["str"]
+    conversationId: "str"
+    widgetId: "str"
+    instanceId: "str"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict]"
+
+
+# ChatMessage as a dict of its wire fields (what its to_dict() returns).
+class ChatMessageDict(TypedDict, total=False):
+    role: Required["ChatMessageRole"]
+    content: Required["str"]
+
+
+# ChatResponse as a dict of its wire fields (what its to_dict() returns).
+class ChatResponseDict(TypedDict, total=False):
+    reply: Required["str"]
+    conversation_id: Required["str"]
+    usage: Required["Usage | UsageDict"]
+
+
+# Usage as a dict of its wire fields (what its to_dict() returns).
+class UsageDict(TypedDict, total=False):
+    prompt_tokens: Required["int"]
+    completion_tokens: Required["int"]
+    total_tokens: Required["int"]
+
+
+# ErrorBody as a dict of its wire fields (what its to_dict() returns).
+class ErrorBodyDict(TypedDict, total=False):
+    error: Required["ErrorDetail | ErrorDetailDict"]
+
+
+# ErrorDetail as a dict of its wire fields (what its to_dict() returns).
+class ErrorDetailDict(TypedDict, total=False):
+    type: Required["str"]
+    message: Required["str"]
+    code: "str"
+    param: "str"
+
+
+# create_chat's options as one JS-style dict: the body's fields by their wire
+# names, the parameters and per-call options in camelCase.
+class CreateChatOptions(TypedDict, total=False):
+    message: Required["str"]
+    conversationId: "str | None"
+    widgetId: "str | None"
+    instanceId: "str | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    totalTimeout: "float | None"
+    maxRetries: "int"
+    extraHeaders: "Mapping[str, str]"
+
+
+# create_chat's keyword arguments besides its required body fields, in every
+# accepted spelling (all optional).
+class CreateChatOptionalKeywords(TypedDict, total=False):
+    conversation_id: "str | None"
+    conversationId: "str | None"
+    widget_id: "str | None"
+    widgetId: "str | None"
+    instance_id: "str | None"
+    instanceId: "str | None"
+    chat_history: "Sequence[ChatMessage | ChatMessageDict] | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotency_key: "str | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    total_timeout: "float | None"
+    totalTimeout: "float | None"
+    max_retries: "int"
+    maxRetries: "int"
+    extra_headers: "Mapping[str, str]"
+    extraHeaders: "Mapping[str, str]"
+
+
+# create_chat's keyword arguments in every accepted spelling; a required one
+# that has a single spelling is Required.
+class CreateChatKeywords(TypedDict, total=False):
+    message: Required["str"]
+    conversation_id: "str | None"
+    conversationId: "str | None"
+    widget_id: "str | None"
+    widgetId: "str | None"
+    instance_id: "str | None"
+    instanceId: "str | None"
+    chat_history: "Sequence[ChatMessage | ChatMessageDict] | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotency_key: "str | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    total_timeout: "float | None"
+    totalTimeout: "float | None"
+    max_retries: "int"
+    maxRetries: "int"
+    extra_headers: "Mapping[str, str]"
+    extraHeaders: "Mapping[str, str]"

@@ -37,7 +37,7 @@ NotGiven: TypeAlias = Unset
 """The value of an optional response field the server left out, as a type: the class of
 `NOT_GIVEN` (for annotations such as `str | NotGiven`)."""
 
-NOT_GIVEN: Final[NotGiven] = UNSET
+NOT_GIVEN: Final = UNSET
 """What an optional response field reads as when the server left it out: falsy, shown as
 `NOT_GIVEN`, and one object, so test it with `res.field is NOT_GIVEN` (its type is
 `NotGiven`; the generated code calls it UNSET)."""

@@ -277,7 +277,6 @@ class AsyncApi:
         return result
 
 
-# ChatRequest as a dict of its wire fields (what its to_dict() returns).
 class ChatRequestDict(TypedDict, total=False):
     message: Required["str"]
     conversationId: "str"
@@ -286,32 +285,47 @@ class ChatRequestDict(TypedDict, total=False):
     chatHistory: "Sequence[ChatMessage | ChatMessageDict]"
 
 
-# ChatMessage as a dict of its wire fields (what its to_dict() returns).
+ChatRequestDict.__doc__ = """ChatRequest as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
 class ChatMessageDict(TypedDict, total=False):
     role: Required["ChatMessageRole"]
     content: Required["str"]
 
 
-# ChatResponse as a dict of its wire fields (what its to_dict() returns).
+ChatMessageDict.__doc__ = """ChatMessage as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
 class ChatResponseDict(TypedDict, total=False):
     reply: Required["str"]
     conversation_id: Required["str"]
     usage: Required["Usage | UsageDict"]
 
 
-# Usage as a dict of its wire fields (what its to_dict() returns).
+ChatResponseDict.__doc__ = """ChatResponse as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
 class UsageDict(TypedDict, total=False):
     prompt_tokens: Required["int"]
     completion_tokens: Required["int"]
     total_tokens: Required["int"]
 
 
-# ErrorBody as a dict of its wire fields (what its to_dict() returns).
+UsageDict.__doc__ = """Usage as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
 class ErrorBodyDict(TypedDict, total=False):
     error: Required["ErrorDetail | ErrorDetailDict"]
 
 
-# ErrorDetail as a dict of its wire fields (what its to_dict() returns).
+ErrorBodyDict.__doc__ = """ErrorBody as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
 class ErrorDetailDict(TypedDict, total=False):
     type: Required["str"]
     message: Required["str"]
@@ -319,8 +333,10 @@ class ErrorDetailDict(TypedDict, total=False):
     param: "str"
 
 
-# create_chat's options as one JS-style dict: the body's fields by their wire
-# names, the parameters and per-call options in camelCase.
+ErrorDetailDict.__doc__ = """ErrorDetail as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
 class CreateChatOptions(TypedDict, total=False):
     message: Required["str"]
     conversationId: "str | None"
@@ -334,8 +350,10 @@ class CreateChatOptions(TypedDict, total=False):
     extraHeaders: "Mapping[str, str]"
 
 
-# create_chat's keyword arguments besides its required body fields, in every
-# accepted spelling (all optional).
+CreateChatOptions.__doc__ = """create_chat's options as one JS-style dict: the body's fields by their
+JSON names, the parameters and per-call options in camelCase."""
+
+
 class CreateChatOptionalKeywords(TypedDict, total=False):
     conversation_id: "str | None"
     conversationId: "str | None"
@@ -356,8 +374,10 @@ class CreateChatOptionalKeywords(TypedDict, total=False):
     extraHeaders: "Mapping[str, str]"
 
 
-# create_chat's keyword arguments in every accepted spelling; a required one
-# that has a single spelling is Required.
+CreateChatOptionalKeywords.__doc__ = """create_chat's keyword arguments beside its required body fields (given
+in a dict, or alone), in every accepted spelling: all optional."""
+
+
 class CreateChatKeywords(TypedDict, total=False):
     message: Required["str"]
     conversation_id: "str | None"
@@ -377,3 +397,7 @@ class CreateChatKeywords(TypedDict, total=False):
     maxRetries: "int"
     extra_headers: "Mapping[str, str]"
     extraHeaders: "Mapping[str, str]"
+
+
+CreateChatKeywords.__doc__ = """create_chat's keyword arguments in every accepted spelling (snake_case,
+camelCase, JSON names); a required one that has a single spelling is Required."""

@@ -11,7 +11,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, Unpack, overload
 
 import httpx
 
@@ -19,19 +19,20 @@ from convokit_generated.api import AsyncApi, Operation, SyncApi
 
 from ._arguments import wire_arguments
 from ._call import Call
-from ._config import DEFAULT_TIMEOUT, ClientConfig, resolve_config, updated_config
+from ._config import ClientConfig, resolve_config, updated_config
 from ._conversation import AsyncConversation, Conversation
 from ._exceptions import ConvoKitError
 from ._logging import configure_from_env
-from ._models import CHAT, ChatResponse
+from ._models import CHAT, ChatKeywords, ChatOptionalKeywords, ChatOptions, ChatResponse
 from ._options import (
-    CLIENT_OPTIONS,
     CLIENT_SPELLINGS,
+    AsyncClientOptions,
+    ClientOptions,
+    ClientSettings,
     merge_options,
     operation_call,
     split_call_options,
 )
-from ._retry import DEFAULT_MAX_RETRIES
 from ._transport import (
     LIMITS,
     AsyncDeadlineCheckedStream,
@@ -98,22 +99,13 @@ class _BaseClient(Generic[HttpClient]):
     _config: ClientConfig
     _pool: _Pool[HttpClient]
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        total_timeout: float | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: HttpClient | None = None,
-        allow_insecure: bool = False,
-        proxy: str | httpx.URL | httpx.Proxy | None = None,
-    ) -> None:
-        options = {name: value for name, value in locals().items() if name in CLIENT_OPTIONS}
+    def _configure(self, given: Mapping[str, Any]) -> None:
+        """Sets the client up from its options (any spelling), checked before any I/O."""
+        options = merge_options(None, given, CLIENT_SPELLINGS, f"{type(self).__name__}()")
         configure_from_env()
         self._config = resolve_config(options)
+        http_client = options.get("http_client")
+        proxy = options.get("proxy")
         expected = self._http_client_type()
         if http_client is not None and not isinstance(http_client, expected):
             raise TypeError(
@@ -147,7 +139,7 @@ class _BaseClient(Generic[HttpClient]):
         """Per-attempt timeout."""
         return self._config.timeout
 
-    def with_options(self, **options: Any) -> Self:
+    def with_options(self, **options: Unpack[ClientSettings]) -> Self:
         """A copy of this client with some options replaced, sharing its connection pool."""
         changes = merge_options(None, options, CLIENT_SPELLINGS, "with_options()")
         for pool_option in ("http_client", "proxy"):
@@ -213,6 +205,10 @@ class Client(_BaseClient[httpx.Client]):
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
 
+    def __init__(self, **options: Unpack[ClientOptions]) -> None:
+        """Options (snake_case or camelCase) as for `create_client`."""
+        self._configure(options)
+
     @classmethod
     def _http_client_type(cls) -> type[httpx.Client]:
         return httpx.Client
@@ -227,6 +223,12 @@ class Client(_BaseClient[httpx.Client]):
             mounts=proxy_mounts(self._config.proxy, lambda url: PoolTransport(ssl_context, url)),
         )
 
+    @overload
+    def chat(
+        self, options: ChatOptions | str, /, **kwargs: Unpack[ChatOptionalKeywords]
+    ) -> ChatResponse: ...
+    @overload
+    def chat(self, /, **kwargs: Unpack[ChatKeywords]) -> ChatResponse: ...
     def chat(self, options: ChatInput = None, /, **kwargs: Any) -> ChatResponse:
         """Sends one user message and returns the AI's reply.
 
@@ -324,6 +326,10 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     _sleep: Callable[[float], Any] = staticmethod(_anyio_sleep)
 
+    def __init__(self, **options: Unpack[AsyncClientOptions]) -> None:
+        """Options (snake_case or camelCase) as for `create_async_client`."""
+        self._configure(options)
+
     @classmethod
     def _http_client_type(cls) -> type[httpx.AsyncClient]:
         return httpx.AsyncClient
@@ -340,6 +346,12 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
             ),
         )
 
+    @overload
+    async def chat(
+        self, options: ChatOptions | str, /, **kwargs: Unpack[ChatOptionalKeywords]
+    ) -> ChatResponse: ...
+    @overload
+    async def chat(self, /, **kwargs: Unpack[ChatKeywords]) -> ChatResponse: ...
     async def chat(self, options: ChatInput = None, /, **kwargs: Any) -> ChatResponse:
         """Sends one user message and returns the AI's reply; see `Client.chat`."""
         reply: ChatResponse = await self._run(self._chat_call(options, kwargs))
@@ -437,11 +449,9 @@ async def _send_checked_async(
     return response
 
 
-ClientInput = str | Mapping[str, Any] | None
-"""create_client()'s positional argument: the secret key, or a TS-style options dict."""
-
-
-def _client_options(first: ClientInput, keywords: Mapping[str, Any], caller: str) -> dict[str, Any]:
+def _client_options(
+    first: str | Mapping[str, Any] | None, keywords: Mapping[str, Any], caller: str
+) -> dict[str, Any]:
     if isinstance(first, str):
         positional: Mapping[str, Any] | None = {"api_key": first}
     elif first is None or isinstance(first, Mapping):
@@ -451,7 +461,9 @@ def _client_options(first: ClientInput, keywords: Mapping[str, Any], caller: str
     return merge_options(positional, keywords, CLIENT_SPELLINGS, caller)
 
 
-def create_client(api_key_or_options: ClientInput = None, /, **options: Any) -> Client:
+def create_client(
+    api_key_or_options: str | ClientOptions | None = None, /, **options: Unpack[ClientOptions]
+) -> Client:
     """A synchronous client: `create_client("sk_live_...")`, `create_client()` (reads
     CONVOKIT_SECRET_KEY), or `create_client({"apiKey": ..., "baseUrl": ...})`.
 
@@ -461,6 +473,10 @@ def create_client(api_key_or_options: ClientInput = None, /, **options: Any) -> 
     return Client(**_client_options(api_key_or_options, options, "create_client()"))
 
 
-def create_async_client(api_key_or_options: ClientInput = None, /, **options: Any) -> AsyncClient:
+def create_async_client(
+    api_key_or_options: str | AsyncClientOptions | None = None,
+    /,
+    **options: Unpack[AsyncClientOptions],
+) -> AsyncClient:
     """An asynchronous client; same arguments as `create_client`."""
     return AsyncClient(**_client_options(api_key_or_options, options, "create_async_client()"))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, Unpack
 
-from ._models import CHAT, ChatMessage, ChatResponse
+from ._models import CHAT, ChatMessage, ChatOptionalKeywords, ChatOptions, ChatResponse
 from ._options import operation_spellings
 
 __all__ = ["AsyncConversation", "Conversation"]
@@ -18,13 +18,17 @@ __all__ = ["AsyncConversation", "Conversation"]
 class _Chats(Protocol):
     """What a Conversation needs of its client: Client.chat."""
 
-    def chat(self, options: Mapping[str, Any], /, **kwargs: Any) -> ChatResponse: ...
+    def chat(
+        self, options: ChatOptions, /, **kwargs: Unpack[ChatOptionalKeywords]
+    ) -> ChatResponse: ...
 
 
 class _AsyncChats(Protocol):
     """What an AsyncConversation needs of its client: AsyncClient.chat."""
 
-    def chat(self, options: Mapping[str, Any], /, **kwargs: Any) -> Awaitable[ChatResponse]: ...
+    def chat(
+        self, options: ChatOptions, /, **kwargs: Unpack[ChatOptionalKeywords]
+    ) -> Awaitable[ChatResponse]: ...
 
 
 AnyClient = TypeVar("AnyClient", _Chats, _AsyncChats)
@@ -46,8 +50,9 @@ class _Thread:
         # thread (no id yet) or interleave turns: one message at a time, refused otherwise.
         self._busy = threading.Lock()
 
-    def begin(self, message: str, options: Mapping[str, Any]) -> dict[str, Any]:
-        """The chat() options of the next message; marks the thread busy until `end()`."""
+    def begin(self, message: str, options: Mapping[str, Any]) -> ChatOptions:
+        """The chat() options of the next message; marks the thread busy until `record()`
+        or `abandon()`."""
         for spelling in options:
             if operation_spellings(CHAT).get(spelling) == "conversation_id":
                 raise TypeError(
@@ -59,13 +64,16 @@ class _Thread:
                 "This conversation is still waiting for a reply: send one message at a time "
                 "(or use one conversation per concurrent thread)."
             )
-        fields = {
-            "message": message,
-            "conversation_id": self.id,
-            "widget_id": self.widget_id,
-            "instance_id": self.instance_id,
-        }
-        return {name: value for name, value in fields.items() if value is not None}
+        # A JS-style dict, its keys checked by mypy against the generated ChatOptions. An id
+        # not set is left out: a widget_id= in `options` then goes through as given.
+        fields: ChatOptions = {"message": message}
+        if self.id is not None:
+            fields["conversationId"] = self.id
+        if self.widget_id is not None:
+            fields["widgetId"] = self.widget_id
+        if self.instance_id is not None:
+            fields["instanceId"] = self.instance_id
+        return fields
 
     def record(self, message: str, response: ChatResponse) -> None:
         """Adds a sent message and its reply to the thread, and frees it for the next one."""
@@ -142,7 +150,7 @@ class Conversation(_ConversationBase[_Chats]):
 
     __slots__ = ()
 
-    def send(self, message: str, /, **options: Any) -> ChatResponse:
+    def send(self, message: str, /, **options: Unpack[ChatOptionalKeywords]) -> ChatResponse:
         """Sends the next user message in this thread and returns the reply.
 
         `options` are chat()'s other options (timeout, max_retries, idempotency_key, ...).
@@ -162,7 +170,7 @@ class AsyncConversation(_ConversationBase[_AsyncChats]):
 
     __slots__ = ()
 
-    async def send(self, message: str, /, **options: Any) -> ChatResponse:
+    async def send(self, message: str, /, **options: Unpack[ChatOptionalKeywords]) -> ChatResponse:
         """Sends the next user message in this thread and returns the reply; see Conversation."""
         fields = self._thread.begin(message, options)
         try:

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
-from convokit_generated.api import OPERATIONS, ChatResponse
-from convokit_generated.api.chat.create_chat import BodyDict
+from convokit_generated.api import (
+    OPERATIONS,
+    ChatMessageDict,
+    ChatResponse,
+    CreateChatKeywords,
+    CreateChatOptionalKeywords,
+    CreateChatOptions,
+)
 from convokit_generated.models import ChatMessage, Usage
 
-__all__ = ["ChatMessage", "ChatOptions", "ChatResponse", "Usage"]
+__all__ = ["ChatMessage", "ChatMessageDict", "ChatOptions", "ChatResponse", "Usage"]
 
-ChatOptions: TypeAlias = BodyDict
-"""The JS SDK's chat options as a dict (`{"message": ..., "conversationId": ...}`), generated
-from openapi.yaml's request body."""
+
+# Subclasses, not aliases, so that type checkers' messages name them as convokit does.
+class ChatOptions(CreateChatOptions, total=False):
+    """The JS SDK's chat options as one dict (`{"message": ..., "conversationId": ...}`):
+    the request body's fields by their JSON names, and the per-call options in camelCase.
+    Generated from openapi.yaml: a field added there is a key here after regeneration."""
+
+
+class ChatKeywords(CreateChatKeywords, total=False):
+    """chat()'s keyword arguments, in snake_case or camelCase (`message` required)."""
+
+
+class ChatOptionalKeywords(CreateChatOptionalKeywords, total=False):
+    """chat()'s keyword arguments beside a dict of options or the message itself (also
+    `Conversation.send()`'s)."""
+
 
 CHAT = OPERATIONS["create_chat"]
 """The operation chat() is the curated entry point of (`client.api.create_chat`)."""

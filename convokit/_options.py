@@ -9,25 +9,56 @@ openapi.yaml is a valid option after regeneration with no edit to this file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict
+
+import httpx
 
 from convokit_generated.api import CALL_OPTIONS, Operation
 from convokit_generated.types import Unset
 
 from ._arguments import WireArguments, slots, wire_arguments
 
-CLIENT_OPTIONS = (
-    "api_key",
-    "base_url",
-    "timeout",
-    "total_timeout",
-    "max_retries",
-    "default_headers",
-    "http_client",
-    "allow_insecure",
-    "proxy",
-)
-"""Options of create_client() / Client(), by their Python names."""
+
+class ClientSettings(TypedDict, total=False):
+    """The client options `with_options()` can change: all but the connection pool's
+    (`http_client`, `proxy`), in snake_case or the JS SDK's camelCase."""
+
+    api_key: str | None
+    apiKey: str | None
+    base_url: str | httpx.URL | None
+    baseUrl: str | httpx.URL | None
+    timeout: float | httpx.Timeout | None
+    total_timeout: float | None
+    totalTimeout: float | None
+    max_retries: int
+    maxRetries: int
+    default_headers: Mapping[str, str] | None
+    defaultHeaders: Mapping[str, str] | None
+    allow_insecure: bool
+    allowInsecure: bool
+
+
+class ClientOptions(ClientSettings, total=False):
+    """Options of `create_client()` and `Client()`, in snake_case or the JS SDK's camelCase
+    (also as one TS-style dict: `create_client({"apiKey": ..., "baseUrl": ...})`)."""
+
+    http_client: httpx.Client | None
+    httpClient: httpx.Client | None
+    proxy: str | httpx.URL | httpx.Proxy | None
+
+
+class AsyncClientOptions(ClientSettings, total=False):
+    """Options of `create_async_client()` and `AsyncClient()`: ClientOptions with an
+    `httpx.AsyncClient` as `http_client`."""
+
+    http_client: httpx.AsyncClient | None
+    httpClient: httpx.AsyncClient | None
+    proxy: str | httpx.URL | httpx.Proxy | None
+
+
+CLIENT_OPTIONS = tuple(name for name in ClientOptions.__annotations__ if name.islower())
+"""Options of create_client() / Client(), by their Python names (ClientOptions' snake_case
+keys: the list is that TypedDict)."""
 
 
 def camel_case(name: str) -> str:

@@ -6,9 +6,9 @@ with its own auth, retries, deadlines and typed errors. The descriptors are plai
 for any client or mock server to read.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import ModuleType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Required, TypedDict
 
 import attrs
 import httpx
@@ -275,3 +275,129 @@ class AsyncApi:
             },
         )
         return result
+
+
+class ChatRequestDict(TypedDict, total=False):
+    message: Required["str"]
+    conversationId: "str"
+    widgetId: "str"
+    instanceId: "str"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict]"
+
+
+ChatRequestDict.__doc__ = """ChatRequest as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class ChatMessageDict(TypedDict, total=False):
+    role: Required["ChatMessageRole"]
+    content: Required["str"]
+
+
+ChatMessageDict.__doc__ = """ChatMessage as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class ChatResponseDict(TypedDict, total=False):
+    reply: Required["str"]
+    conversation_id: Required["str"]
+    usage: Required["Usage | UsageDict"]
+
+
+ChatResponseDict.__doc__ = """ChatResponse as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class UsageDict(TypedDict, total=False):
+    prompt_tokens: Required["int"]
+    completion_tokens: Required["int"]
+    total_tokens: Required["int"]
+
+
+UsageDict.__doc__ = """Usage as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class ErrorBodyDict(TypedDict, total=False):
+    error: Required["ErrorDetail | ErrorDetailDict"]
+
+
+ErrorBodyDict.__doc__ = """ErrorBody as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class ErrorDetailDict(TypedDict, total=False):
+    type: Required["str"]
+    message: Required["str"]
+    code: "str"
+    param: "str"
+
+
+ErrorDetailDict.__doc__ = """ErrorDetail as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class CreateChatOptions(TypedDict, total=False):
+    message: Required["str"]
+    conversationId: "str | None"
+    widgetId: "str | None"
+    instanceId: "str | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    totalTimeout: "float | None"
+    maxRetries: "int"
+    extraHeaders: "Mapping[str, str]"
+
+
+CreateChatOptions.__doc__ = """create_chat's options as one JS-style dict: the body's fields by their
+JSON names, the parameters and per-call options in camelCase."""
+
+
+class CreateChatOptionalKeywords(TypedDict, total=False):
+    conversation_id: "str | None"
+    conversationId: "str | None"
+    widget_id: "str | None"
+    widgetId: "str | None"
+    instance_id: "str | None"
+    instanceId: "str | None"
+    chat_history: "Sequence[ChatMessage | ChatMessageDict] | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotency_key: "str | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    total_timeout: "float | None"
+    totalTimeout: "float | None"
+    max_retries: "int"
+    maxRetries: "int"
+    extra_headers: "Mapping[str, str]"
+    extraHeaders: "Mapping[str, str]"
+
+
+CreateChatOptionalKeywords.__doc__ = """create_chat's keyword arguments beside its required body fields (given
+in a dict, or alone), in every accepted spelling: all optional."""
+
+
+class CreateChatKeywords(TypedDict, total=False):
+    message: Required["str"]
+    conversation_id: "str | None"
+    conversationId: "str | None"
+    widget_id: "str | None"
+    widgetId: "str | None"
+    instance_id: "str | None"
+    instanceId: "str | None"
+    chat_history: "Sequence[ChatMessage | ChatMessageDict] | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotency_key: "str | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    total_timeout: "float | None"
+    totalTimeout: "float | None"
+    max_retries: "int"
+    maxRetries: "int"
+    extra_headers: "Mapping[str, str]"
+    extraHeaders: "Mapping[str, str]"
+
+
+CreateChatKeywords.__doc__ = """create_chat's keyword arguments in every accepted spelling (snake_case,
+camelCase, JSON names); a required one that has a single spelling is Required."""

@@ -52,6 +52,15 @@ def _documented(case: schemathesis.Case) -> bool:
     return case.method.lower() in spec()["paths"][case.path]
 
 
+def _negates_only_an_unused_content_type(case: schemathesis.Case) -> bool:
+    """Whether the case's one invalid part is a Content-Type header on an operation that
+    takes no body: it describes nothing, and the mock ignores it, as servers do."""
+    assert case.meta is not None
+    operation = spec()["paths"][case.path][case.method.lower()]
+    mutated = getattr(case.meta.phase.data, "parameter", None)
+    return "requestBody" not in operation and str(mutated).lower() == "content-type"
+
+
 def _mode(case: schemathesis.Case) -> str:
     assert case.meta is not None
     return str(case.meta.generation.mode.value)
@@ -83,9 +92,9 @@ def test_mock_server_passes_every_check_with_a_valid_key(
     elif mode == "positive":
         # Any other operation answers its documented example.
         assert 200 <= response.status_code < 300, response.text
-    else:
+    elif not _negates_only_an_unused_content_type(case):
         assert 400 <= response.status_code < 500, response.text
-    if 200 <= response.status_code < 300:
+    if mode == "positive" and 200 <= response.status_code < 300:
         # ignored_auth re-sent this request without the key and with a wrong one.
         assert 401 in mock.statuses[sent_before + 1 :], "the auth probes did not run"
 

@@ -254,12 +254,7 @@ class MockApi:
                 code="method_not_allowed",
                 headers=[("Allow", ", ".join(allowed))],
             )
-        endpoints = ", ".join(self._routes.endpoints())
-        raise _Reject(
-            404,
-            f"No endpoint {method} {path}. The API has: {endpoints}.",
-            code="route_not_found",
-        )
+        raise _Reject(404, f"The API has no endpoint {method} {path}.", code="route_not_found")
 
     def _authenticate(self, authorization: str | None) -> None:
         usage = "Send your secret key as 'Authorization: Bearer sk_...'."
@@ -471,17 +466,30 @@ def _check_body(operation: Operation, checks: _Checks, request: Request, parsed:
         return parsed.value
     if not problem.path:
         raise _Reject(400, f"The request body {problem.message}.", code="invalid_body")
-    raise _Reject(400, str(problem) + _did_you_mean(operation, problem), param=problem.param)
+    keys = [str(key) for key in parsed.value] if isinstance(parsed.value, Mapping) else []
+    param = _field_at(problem, [*keys, *(f.wire_name for f in operation.body_fields)])
+    raise _Reject(400, str(problem) + _did_you_mean(operation, param, problem), param=param)
 
 
-def _did_you_mean(operation: Operation, problem: Problem) -> str:
+def _field_at(problem: Problem, fields: Sequence[str]) -> str:
+    """The top-level field a problem's path starts with: the longest of ``fields`` that
+    it does (a key may itself hold "." or "["), else the path's first part."""
+    starts = [
+        name
+        for name in fields
+        if problem.path == name or problem.path.startswith((f"{name}.", f"{name}["))
+    ]
+    return max(starts, key=len, default=problem.param)
+
+
+def _did_you_mean(operation: Operation, param: str, problem: Problem) -> str:
     """For an unknown field: the field meant (its Python name, or a near spelling)."""
     wire_names = [f.wire_name for f in operation.body_fields]
-    if problem.path != problem.param or problem.param in wire_names:
+    if problem.path != param or param in wire_names:
         return ""
     by_python_name = {f.python_name: f.wire_name for f in operation.body_fields}
-    hint = by_python_name.get(problem.param) or next(
-        iter(difflib.get_close_matches(problem.param, wire_names, n=1)), None
+    hint = by_python_name.get(param) or next(
+        iter(difflib.get_close_matches(param, wire_names, n=1)), None
     )
     return "" if hint is None else f". Did you mean {hint!r}?"
 

@@ -65,14 +65,6 @@ class Routes:
         }
         return sorted(found)
 
-    def endpoints(self) -> list[str]:
-        """``METHOD /path`` of every operation."""
-        return [
-            f"{method} {operation.path}"
-            for template in self._templates
-            for method, operation in sorted(template.by_method.items())
-        ]
-
 
 def _compile(path: str, by_method: dict[str, Operation]) -> _Template:
     parts = _PARAMETER.split(path)  # literal, name, literal, name, ..., literal

@@ -20,9 +20,10 @@ import httpx
 import pytest
 from _spec import documented_errors, schema_validator
 
-from convokit.testing import _api
+from convokit import _schema
+from convokit.testing import _checks
 from convokit.testing._api import MockApi, Request
-from convokit.testing._http import HTTPServer
+from convokit.testing._http import MockHTTPServer
 from convokit_generated.api import OPERATIONS, DocumentedResponse, Parameter
 from convokit_generated.api.chat import create_chat
 
@@ -104,7 +105,7 @@ OTHERS = {operation.name: operation for operation in (GET_WIDGET, DELETE_WIDGET,
 @contextlib.contextmanager
 def serving(api: MockApi) -> Iterator[httpx.Client]:
     """`api` behind the mock's HTTP server on 127.0.0.1, and a client for it."""
-    httpd = HTTPServer(("127.0.0.1", 0), api)
+    httpd = MockHTTPServer(("127.0.0.1", 0), api)
     wake_reader, wake_writer = socket.socketpair()
     thread = threading.Thread(target=httpd.serve_until, args=(wake_reader,), daemon=True)
     thread.start()
@@ -318,7 +319,8 @@ def test_a_field_added_to_the_chat_body_is_checked_with_its_schema() -> None:
 def test_schemas_are_compiled_once_not_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
     api = MockApi(operations={**OPERATIONS, **OTHERS})
     compiled: list[Any] = []
-    monkeypatch.setattr(_api, "compile_schema", lambda schema: compiled.append(schema))
+    for module in (_checks, _schema):
+        monkeypatch.setattr(module, "compile_schema", compiled.append)
     for method, target, body in [
         ("POST", "/v1/chat", b'{"message": "Hi"}'),
         ("GET", "/v1/widgets/abc?limit=2", b""),

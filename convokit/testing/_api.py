@@ -10,7 +10,6 @@ request passes the checks, as Prism does.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import secrets
@@ -18,16 +17,24 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from convokit_generated.api import OPERATIONS, Operation, Parameter
+from convokit_generated.api import OPERATIONS, Operation
 from convokit_generated.api.chat import create_chat
 from convokit_generated.models import ChatMessage, ChatRequest, ChatResponse, Usage
 from convokit_generated.types import Unset
 
 from .._retry import KEY_REUSED_CODE
-from .._schema import Check, Problem, compile_schema
 from .._secrets import redact, redact_authorization
+from ._checks import (
+    Json,
+    Reject,
+    check_body,
+    check_parameters,
+    compile_checks,
+    parse_json,
+    short,
+)
 from ._faults import Fault, Faults, injected_body
 from ._routes import Route, Routes
 
@@ -88,52 +95,10 @@ class Reply:
     """Close the connection instead of sending the reply."""
 
 
-class _Reject(Exception):
-    """An error answer, raised to leave request handling early.
-
-    Its body is ``body`` as given (a documented example), or the error envelope of
-    ``status``: the documented ``type``, ``message``, ``code`` (the documented one
-    when None) and ``param``.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        message: str = "",
-        *,
-        code: str | None = None,
-        param: str | None = None,
-        headers: Sequence[tuple[str, str]] = (),
-        body: Any | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.param = param
-        self.headers = list(headers)
-        self.body = body
-
-
-@dataclass(frozen=True, slots=True)
-class _Json:
-    ok: bool
-    value: Any = None
-    problem: str = ""
-
-
 @dataclass(slots=True)
 class _IdempotentEntry:
     fingerprint: str
     answer: bytes | None  # None while the first request with this key is in progress
-
-
-@dataclass(frozen=True, slots=True)
-class _Checks:
-    """An operation's schemas, compiled once."""
-
-    parameters: tuple[tuple[Parameter, Check], ...]
-    body: Check | None
 
 
 class MockApi:
@@ -156,12 +121,14 @@ class MockApi:
         self._responder = responder
         self._log = log
         self.faults = Faults()
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
         self._conversations: dict[str, list[dict[str, str]]] = {}
         self._requests: list[RecordedRequest] = []
         self._idempotency: dict[str, _IdempotentEntry] = {}
         self._routes = Routes(operations.values())
-        self._checks = {operation.name: _compile(operation) for operation in operations.values()}
+        self._checks = {
+            operation.name: compile_checks(operation) for operation in operations.values()
+        }
         # For an answer no operation owns (an unknown path): the first documented body.
         self._shared_errors: dict[int, tuple[Any, ...]] = {}
         for operation in operations.values():
@@ -176,12 +143,12 @@ class MockApi:
 
     def conversations(self) -> dict[str, list[dict[str, str]]]:
         """A snapshot: conversation id -> its messages in order."""
-        with self.lock:
+        with self._lock:
             return {cid: [dict(m) for m in thread] for cid, thread in self._conversations.items()}
 
     def requests(self) -> list[RecordedRequest]:
         """A snapshot of every request received, in order."""
-        with self.lock:
+        with self._lock:
             return list(self._requests)
 
     # -- one request ----------------------------------------------------------
@@ -189,9 +156,9 @@ class MockApi:
     def respond(self, request: Request) -> Reply:
         """The reply to ``request`` (after any injected fault), recorded and logged."""
         request_id = "req_" + secrets.token_hex(12)
-        parsed = _parse_json(request.body)
+        parsed = parse_json(request.body)
         target = urlsplit(request.target)
-        with self.lock:
+        with self._lock:
             self._requests.append(
                 RecordedRequest(
                     method=request.method,
@@ -208,10 +175,10 @@ class MockApi:
             if fault is not None:
                 raise self._injected(fault, operation)
             reply = self._dispatch(request, target.path, target.query, route, parsed)
-        except _Reject as rejection:
+        except Reject as rejection:
             reply = self._error_reply(rejection, operation)
         except Exception as exc:  # noqa: BLE001 (a mock bug or a responder error becomes a 500)
-            reply = self._error_reply(_Reject(500, _describe(exc), code="mock_server_error"), None)
+            reply = self._error_reply(Reject(500, _describe(exc), code="mock_server_error"), None)
         # After a framing error the rest of the stream cannot be trusted as requests.
         reply.close = request.framing_error is not None
         reply.drop = drop
@@ -223,24 +190,24 @@ class MockApi:
 
     def error_reply(self, status: int, message: str, code: str) -> Reply:
         """An error reply in the API's envelope, for errors found outside ``respond()``."""
-        reply = self._error_reply(_Reject(status, message, code=code), None)
+        reply = self._error_reply(Reject(status, message, code=code), None)
         reply.headers.insert(0, ("X-Request-Id", "req_" + secrets.token_hex(12)))
         return reply
 
     def _dispatch(
-        self, request: Request, path: str, query: str, route: Route | None, parsed: _Json
+        self, request: Request, path: str, query: str, route: Route | None, parsed: Json
     ) -> Reply:
         if request.framing_error is not None:
-            raise _Reject(400, request.framing_error, code="malformed_request")
+            raise Reject(400, request.framing_error, code="malformed_request")
         if route is None:
             self._refuse_route(request.method, path)
         operation = route.operation
         self._authenticate(request.headers.get("authorization"))
         if request.too_large:
-            raise _Reject(413, f"The request body exceeds the limit of {MAX_BODY_BYTES} bytes.")
+            raise Reject(413, f"The request body exceeds the limit of {MAX_BODY_BYTES} bytes.")
         checks = self._checks[operation.name]
-        _check_parameters(checks, route.path_values, query, request.headers)
-        body = _check_body(operation, checks, request, parsed)
+        check_parameters(checks, route.path_values, query, request.headers)
+        body = check_body(operation, checks, request.headers.get("content-type"), parsed)
         if operation is self._chat:
             return self._chat_reply(operation, body, request.headers)
         return _example_reply(operation)
@@ -248,26 +215,26 @@ class MockApi:
     def _refuse_route(self, method: str, path: str) -> NoReturn:
         allowed = self._routes.methods(path)
         if allowed:
-            raise _Reject(
+            raise Reject(
                 405,
                 f"{method} is not allowed on {path}; use {', '.join(allowed)}.",
                 code="method_not_allowed",
                 headers=[("Allow", ", ".join(allowed))],
             )
-        raise _Reject(404, f"The API has no endpoint {method} {path}.", code="route_not_found")
+        raise Reject(404, f"The API has no endpoint {method} {path}.", code="route_not_found")
 
     def _authenticate(self, authorization: str | None) -> None:
         usage = "Send your secret key as 'Authorization: Bearer sk_...'."
         if authorization is None:
-            raise _Reject(401, f"No API key provided. {usage}", code="missing_api_key")
+            raise Reject(401, f"No API key provided. {usage}", code="missing_api_key")
         parts = authorization.split()
         if len(parts) != 2 or parts[0].lower() != "bearer":
-            raise _Reject(
+            raise Reject(
                 401, f"Malformed Authorization header. {usage}", code="invalid_authorization"
             )
         key = parts[1]
         if key.startswith("pk_"):
-            raise _Reject(
+            raise Reject(
                 401,
                 "This is a public key (pk_...). Public keys are for the browser widget; "
                 "the server API needs a secret key (sk_live_... or sk_test_...). "
@@ -284,7 +251,7 @@ class MockApi:
                 if self._api_key is not None and key.startswith("sk_")
                 else "Use a secret key (sk_live_... or sk_test_...)."
             )
-            raise _Reject(401, f"Invalid API key. {expected}")
+            raise Reject(401, f"Invalid API key. {expected}")
 
     # -- the chat operation -----------------------------------------------------
 
@@ -294,7 +261,7 @@ class MockApi:
         if key is None:
             return _json_reply(200, self._answer(body))
         fingerprint = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        with self.lock:
+        with self._lock:
             entry = self._idempotency.get(key)
             if entry is None:
                 self._idempotency[key] = _IdempotentEntry(fingerprint, None)
@@ -308,38 +275,38 @@ class MockApi:
             answer = self._answer(body)
         except BaseException:
             # Errors are not stored: the key stays free for a retry.
-            with self.lock:
+            with self._lock:
                 del self._idempotency[key]
             raise
-        with self.lock:
+        with self._lock:
             self._idempotency[key].answer = answer
         return _json_reply(200, answer)
 
-    def _conflict(self, operation: Operation, *, reused: bool) -> _Reject:
+    def _conflict(self, operation: Operation, *, reused: bool) -> Reject:
         """The documented 409 for a key reused with another body, or one still in flight."""
         examples = self._error_examples(409, operation)
         for example in examples:
             if (_detail(example).get("code") == KEY_REUSED_CODE) == reused:
-                return _Reject(409, body=example)
+                return Reject(409, body=example)
         if reused:
             message = "This Idempotency-Key was already used with another request body."
-            return _Reject(409, message, code=KEY_REUSED_CODE)
-        return _Reject(409, "This Idempotency-Key's first request is still in progress.")
+            return Reject(409, message, code=KEY_REUSED_CODE)
+        return Reject(409, "This Idempotency-Key's first request is still in progress.")
 
     def _answer(self, body: Any) -> bytes:
         request = ChatRequest.from_dict(body)
         conversation_id = (
             None if isinstance(request.conversation_id, Unset) else request.conversation_id
         )
-        with self.lock:
+        with self._lock:
             if conversation_id is None:
                 thread: list[ChatMessage] = []
             elif conversation_id in self._conversations:
                 thread = [ChatMessage.from_dict(m) for m in self._conversations[conversation_id]]
             else:
-                raise _Reject(
+                raise Reject(
                     404,
-                    f"No conversation with id {_short(conversation_id)}. Omit "
+                    f"No conversation with id {short(conversation_id)}. Omit "
                     f"{self._conversation_field} to start a new conversation.",
                     param=self._conversation_field,
                 )
@@ -355,7 +322,7 @@ class MockApi:
                 raise TypeError(f"the responder returned {type(reply).__name__}, expected str")
         prompt_tokens = sum(_tokens(m.content) for m in context)
         completion_tokens = _tokens(reply)
-        with self.lock:
+        with self._lock:
             if conversation_id is None:
                 conversation_id = "conv_" + secrets.token_hex(8)
                 while conversation_id in self._conversations:
@@ -373,10 +340,10 @@ class MockApi:
 
     # -- errors ------------------------------------------------------------------
 
-    def _injected(self, fault: Fault, operation: Operation | None) -> _Reject:
+    def _injected(self, fault: Fault, operation: Operation | None) -> Reject:
         body = injected_body(self._error_examples(fault.status, operation))
         message = "" if body is not None else f"Injected failure (HTTP {fault.status})."
-        return _Reject(fault.status, message, headers=fault.headers, body=body)
+        return Reject(fault.status, message, headers=fault.headers, body=body)
 
     def _error_examples(self, status: int, operation: Operation | None) -> tuple[Any, ...]:
         """The examples the spec gives for ``status``: those of ``operation``, else the
@@ -387,7 +354,7 @@ class MockApi:
                 return documented.examples
         return self._shared_errors.get(status, ())
 
-    def _error_reply(self, rejection: _Reject, operation: Operation | None) -> Reply:
+    def _error_reply(self, rejection: Reject, operation: Operation | None) -> Reply:
         body = rejection.body
         if body is None:
             status = rejection.status
@@ -408,90 +375,8 @@ class MockApi:
         return _json_reply(rejection.status, _dump(body), rejection.headers)
 
 
-def _compile(operation: Operation) -> _Checks:
-    return _Checks(
-        parameters=tuple(
-            (parameter, compile_schema(parameter.schema)) for parameter in operation.parameters
-        ),
-        body=None if operation.body_schema is None else compile_schema(operation.body_schema),
-    )
-
-
 def _wire_name(operation: Operation, python_name: str) -> str | None:
     return next((f.wire_name for f in operation.body_fields if f.python_name == python_name), None)
-
-
-def _check_parameters(
-    checks: _Checks, path_values: Mapping[str, str], query: str, headers: Mapping[str, str]
-) -> None:
-    """Raise _Reject(400) for the first parameter that breaks its schema."""
-    query_values = parse_qs(query, keep_blank_values=True) if query else {}
-    for parameter, check in checks.parameters:
-        name = parameter.wire_name
-        raw: str | list[str] | None
-        if parameter.location == "path":
-            raw = path_values.get(name)
-        elif parameter.location == "query":
-            found = query_values.get(name)
-            # A repeated key is an array's items; a value is the first of its key's.
-            raw = found if found is None or _types(parameter.schema) == {"array"} else found[0]
-        else:
-            raw = headers.get(name.lower())
-        if raw is None:
-            if parameter.required:
-                raise _Reject(400, f"{name}: is required", param=name)
-            continue
-        problem = check(_from_text(raw, parameter.schema), name)
-        if problem is not None:
-            raise _Reject(400, str(problem), param=name)
-
-
-def _check_body(operation: Operation, checks: _Checks, request: Request, parsed: _Json) -> Any:
-    """The request's JSON body, checked against the operation's schema (None without one)."""
-    if checks.body is None or (not request.body and not operation.body_required):
-        return None
-    content_type = request.headers.get("content-type")
-    if content_type is not None:
-        media_type = content_type.split(";", 1)[0].strip().lower()
-        if media_type != "application/json" and not media_type.endswith("+json"):
-            raise _Reject(
-                400,
-                f"Content-Type must be application/json (got {_short(media_type)}).",
-                code="unsupported_content_type",
-            )
-    if not parsed.ok:
-        raise _Reject(400, f"The request body is not JSON ({parsed.problem}).", code="invalid_json")
-    problem = checks.body(parsed.value, "")
-    if problem is None:
-        return parsed.value
-    if not problem.path:
-        raise _Reject(400, f"The request body {problem.message}.", code="invalid_body")
-    keys = [str(key) for key in parsed.value] if isinstance(parsed.value, Mapping) else []
-    param = _field_at(problem, [*keys, *(f.wire_name for f in operation.body_fields)])
-    raise _Reject(400, str(problem) + _did_you_mean(operation, param, problem), param=param)
-
-
-def _field_at(problem: Problem, fields: Sequence[str]) -> str:
-    """The top-level field a problem's path starts with: the longest of ``fields`` that
-    it does (a key may itself hold "." or "["), else the path's first part."""
-    starts = [
-        name
-        for name in fields
-        if problem.path == name or problem.path.startswith((f"{name}.", f"{name}["))
-    ]
-    return max(starts, key=len, default=problem.param)
-
-
-def _did_you_mean(operation: Operation, param: str, problem: Problem) -> str:
-    """For an unknown field: the field meant (its Python name, or a near spelling)."""
-    wire_names = [f.wire_name for f in operation.body_fields]
-    if problem.path != param or param in wire_names:
-        return ""
-    by_python_name = {f.python_name: f.wire_name for f in operation.body_fields}
-    hint = by_python_name.get(param) or next(
-        iter(difflib.get_close_matches(param, wire_names, n=1)), None
-    )
-    return "" if hint is None else f". Did you mean {hint!r}?"
 
 
 def _example_reply(operation: Operation) -> Reply:
@@ -517,33 +402,6 @@ def _json_reply(status: int, body: bytes, headers: Sequence[tuple[str, str]] = (
     return Reply(status, body, [("Content-Type", "application/json"), *headers])
 
 
-def _types(schema: Mapping[str, Any]) -> set[str]:
-    declared = schema.get("type")
-    if declared is None:
-        return set()
-    return {declared} if isinstance(declared, str) else set(declared)
-
-
-def _from_text(raw: str | list[str], schema: Mapping[str, Any]) -> Any:
-    """A path, query or header value as the JSON value its schema describes: ``"3"`` is
-    3 for an integer, ``"true"`` true for a boolean; text that is no such value stays
-    text, for the check to refuse."""
-    if isinstance(raw, list):
-        items = schema.get("items")
-        return [_from_text(item, items if isinstance(items, Mapping) else {}) for item in raw]
-    types = _types(schema)
-    if "integer" in types or "number" in types:
-        try:
-            number = float(raw) if "number" in types else int(raw, 10)
-        except ValueError:
-            return raw
-        if math.isfinite(number):
-            return number
-    if "boolean" in types and raw in ("true", "false"):
-        return raw == "true"
-    return raw
-
-
 def _detail(example: Any) -> Mapping[str, Any]:
     detail = example.get("error") if isinstance(example, Mapping) else None
     return detail if isinstance(detail, Mapping) else {}
@@ -553,22 +411,6 @@ def _dump(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _reject_constant(name: str) -> Any:
-    # Python's json accepts NaN and Infinity, which are not JSON; the real API refuses them.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _parse_json(raw: bytes) -> _Json:
-    if not raw:
-        return _Json(False, problem="the body is empty")
-    try:
-        return _Json(True, json.loads(raw.decode("utf-8"), parse_constant=_reject_constant))
-    except UnicodeDecodeError:
-        return _Json(False, problem="the body is not UTF-8")
-    except ValueError as exc:
-        return _Json(False, problem=str(exc))
-
-
 def _redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     redacted = {name: redact(value) for name, value in headers.items()}
     if "authorization" in redacted:
@@ -576,10 +418,6 @@ def _redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     for name in _SENSITIVE_HEADERS & redacted.keys():
         redacted[name] = "(redacted)"
     return redacted
-
-
-def _short(value: str, limit: int = 40) -> str:
-    return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
 def _tokens(text: str) -> int:

@@ -22,7 +22,7 @@ _READ_CHUNK: Final = 64 * 1024
 _DIGITS = re.compile(r"[0-9]+")
 
 
-class HTTPServer(ThreadingHTTPServer):
+class MockHTTPServer(ThreadingHTTPServer):
     """Serves ``api`` on one thread per connection, and can close every connection."""
 
     daemon_threads = True
@@ -85,7 +85,7 @@ class HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: HTTPServer
+    server: MockHTTPServer
 
     def setup(self) -> None:
         super().setup()

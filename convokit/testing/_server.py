@@ -12,7 +12,7 @@ from typing import Final, Self
 
 from .._config import API_KEY_ENV, BASE_URL_ENV
 from ._api import MockApi, RecordedRequest, Responder
-from ._http import HTTPServer
+from ._http import MockHTTPServer
 
 TEST_KEY: Final = "sk_test_123"
 """A secret key for tests: ``MockServer()`` accepts any ``sk_...`` key, and this is the one
@@ -67,7 +67,7 @@ class MockServer:
         self._api = MockApi(api_key, responder, log=log)
         self._host = host
         self._port = port
-        self._httpd: HTTPServer | None = None
+        self._httpd: MockHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._wake_reader: socket.socket | None = None
         self._wake_writer: socket.socket | None = None
@@ -81,7 +81,7 @@ class MockServer:
             raise RuntimeError("this MockServer was closed; create a new one")
         if self._httpd is not None:
             raise RuntimeError("this MockServer is already running")
-        httpd = HTTPServer((self._host, self._port), self._api)
+        httpd = MockHTTPServer((self._host, self._port), self._api)
         self._httpd = httpd
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._thread = threading.Thread(

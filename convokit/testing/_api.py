@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 from urllib.parse import urlsplit
 
-from convokit_generated.api import OPERATIONS, Operation
+from convokit_generated.api import OPERATIONS, DocumentedResponse, Operation
 from convokit_generated.api.chat import create_chat
 from convokit_generated.models import ChatMessage, ChatRequest, ChatResponse, Usage
 from convokit_generated.types import Unset
@@ -44,8 +44,8 @@ Responder = Callable[[list[dict[str, str]]], str]
 MAX_BODY_BYTES: Final = 1024 * 1024
 """Largest request body accepted; a larger one gets the documented 413."""
 
-# The kind of error the spec gives none for (it documents every status the mock answers
-# on its own, so this shows only for a status given to fail_next() that it does not).
+# The kind of an error when the spec documents neither its status nor its class's main
+# one (400 or 500): never, with openapi.yaml as it is.
 _UNDOCUMENTED_TYPE: Final = "api_error"
 _SENSITIVE_HEADERS: Final = frozenset({"proxy-authorization", "cookie"})
 
@@ -135,7 +135,7 @@ class MockApi:
             for status, response in operation.errors.items():
                 if response.examples:
                     self._shared_errors.setdefault(status, response.examples)
-        chat = operations.get(create_chat.NAME)
+        chat = next((op for op in operations.values() if op.name == create_chat.NAME), None)
         self._chat = chat
         self._conversation_field = None if chat is None else _wire_name(chat, "conversation_id")
 
@@ -258,8 +258,9 @@ class MockApi:
     def _chat_reply(self, operation: Operation, body: Any, headers: Mapping[str, str]) -> Reply:
         key_parameter = operation.idempotency_key
         key = None if key_parameter is None else headers.get(key_parameter.wire_name.lower())
+        status = _success(operation)[0]
         if key is None:
-            return _json_reply(200, self._answer(body))
+            return _json_reply(status, self._answer(body))
         fingerprint = json.dumps(body, sort_keys=True, separators=(",", ":"))
         with self._lock:
             entry = self._idempotency.get(key)
@@ -270,7 +271,7 @@ class MockApi:
             elif entry.answer is None:
                 raise self._conflict(operation, reused=False)
             else:
-                return _json_reply(200, entry.answer, [("Idempotent-Replayed", "true")])
+                return _json_reply(status, entry.answer, [("Idempotent-Replayed", "true")])
         try:
             answer = self._answer(body)
         except BaseException:
@@ -280,7 +281,7 @@ class MockApi:
             raise
         with self._lock:
             self._idempotency[key].answer = answer
-        return _json_reply(200, answer)
+        return _json_reply(status, answer)
 
     def _conflict(self, operation: Operation, *, reused: bool) -> Reject:
         """The documented 409 for a key reused with another body, or one still in flight."""
@@ -379,17 +380,16 @@ def _wire_name(operation: Operation, python_name: str) -> str | None:
     return next((f.wire_name for f in operation.body_fields if f.python_name == python_name), None)
 
 
+def _success(operation: Operation) -> tuple[int, DocumentedResponse | None]:
+    """The operation's first documented 2xx status and response (200, None: it has none)."""
+    statuses = sorted(status for status in operation.responses if 200 <= status < 300)
+    return (statuses[0], operation.responses[statuses[0]]) if statuses else (200, None)
+
+
 def _example_reply(operation: Operation) -> Reply:
     """The operation's first documented 2xx answer, with its example (Prism-style)."""
-    successes = sorted(
-        (status, response)
-        for status, response in operation.responses.items()
-        if 200 <= status < 300
-    )
-    if not successes:
-        return Reply(200)
-    status, response = successes[0]
-    if not response.examples or status == 204:
+    status, response = _success(operation)
+    if response is None or not response.examples or status == 204:
         return Reply(status)
     example = response.examples[0]
     content_type = response.content_type or "application/json"

@@ -3,9 +3,10 @@ only: the client checks arguments with it before any I/O, and the mock server ch
 requests, both against the schemas the generated descriptors carry, so a constraint
 added to the spec is enforced by both after regeneration.
 
-Keywords: type, enum, const, minLength, maxLength, pattern, minimum, maximum,
-exclusiveMinimum, exclusiveMaximum, required, properties, additionalProperties, items,
-minItems, maxItems, allOf, anyOf, oneOf. Others (format, description, ...) are ignored.
+Keywords: type, enum, minLength, maxLength, pattern, minimum, maximum, exclusiveMinimum,
+exclusiveMaximum, required, properties, additionalProperties, items, minItems, maxItems.
+Others (format, description, ...) are ignored; tests/test_properties.py holds the mock to
+a full JSON Schema validator, so a spec that starts using another keyword fails there.
 
 A schema is compiled once into a check function that tests only the keywords it has:
 the client runs one on every argument of every call.
@@ -74,7 +75,6 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
             _number_check(schema),
             _object_check(schema),
             _array_check(schema),
-            _combined_check(schema),
         )
         if check is not None
     ]
@@ -122,20 +122,17 @@ def _type_check(schema: Mapping[str, Any]) -> Check | None:
 
 
 def _value_check(schema: Mapping[str, Any]) -> Check | None:
-    if "const" in schema:
-        const = schema["const"]
-        return lambda value, path: None if value == const else Problem(path, f"must be {const!r}")
-    if "enum" in schema:
-        choices = list(schema["enum"])
-        listed = ", ".join(repr(choice) for choice in choices)
+    if "enum" not in schema:
+        return None
+    choices = list(schema["enum"])
+    listed = ", ".join(repr(choice) for choice in choices)
 
-        def check(value: Any, path: str) -> Problem | None:
-            if value in choices:
-                return None
-            return Problem(path, f"must be one of {listed}, got {value!r}")
+    def check(value: Any, path: str) -> Problem | None:
+        if value in choices:
+            return None
+        return Problem(path, f"must be one of {listed}, got {value!r}")
 
-        return check
-    return None
+    return check
 
 
 def _string_check(schema: Mapping[str, Any]) -> Check | None:
@@ -239,27 +236,6 @@ def _array_check(schema: Mapping[str, Any]) -> Check | None:
                 problem = item_check(item, f"{path}[{index}]")
                 if problem is not None:
                     return problem
-        return None
-
-    return check
-
-
-def _combined_check(schema: Mapping[str, Any]) -> Check | None:
-    every = [compile_schema(part) for part in schema.get("allOf", ())]
-    some = [compile_schema(part) for part in schema.get("anyOf", ())]
-    one = [compile_schema(part) for part in schema.get("oneOf", ())]
-    if not (every or some or one):
-        return None
-
-    def check(value: Any, path: str) -> Problem | None:
-        for part in every:
-            problem = part(value, path)
-            if problem is not None:
-                return problem
-        if some and all(part(value, path) is not None for part in some):
-            return Problem(path, "matches none of the schemas of its anyOf")
-        if one and sum(part(value, path) is None for part in one) != 1:
-            return Problem(path, "does not match exactly one of the schemas of its oneOf")
         return None
 
     return check

@@ -5,7 +5,7 @@ its schema and examples. Written by scripts/regen.sh; never edit by hand."""
 from typing import Any, Final
 
 OPERATIONS: Final[dict[str, dict[str, Any]]] = {
-    "POST /v1/chat": {
+    "create_chat": {
         "operation_id": "createChat",
         "method": "POST",
         "path": "/v1/chat",

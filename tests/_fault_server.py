@@ -241,7 +241,7 @@ def trickle(gap: float, pieces: int = 25, head_after: float = 0.0) -> Behaviour:
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
         ]
-        exchange.send(_response_head(200, head))
+        exchange.send(response_head(200, head))
         for start in range(0, len(body), size):
             if exchange.stop.wait(min(gap, MAX_STALL_SECONDS)):
                 return False

@@ -123,7 +123,7 @@ _WITH_REQUEST_ID: Final[Mapping[type, type]] = {
 
 
 def _describe(module: ModuleType) -> Operation:
-    data = _OPERATIONS_DATA[module.OPERATION_KEY]
+    data = _OPERATIONS_DATA[module.NAME]
     python_names: dict[tuple[str, str], str] = {}
     for location, names in (
         ("path", module.PATH_PARAMETERS),

@@ -12,10 +12,9 @@ from ...types import UNSET, Response, Unset
 
 METHOD = "POST"
 PATH = "/v1/chat"
-OPERATION_KEY = METHOD + " " + PATH
-"""This operation's key in operations_data.OPERATIONS (its schemas and examples)."""
 NAME = "create_chat"
-"""The operation's Python name: its operationId in snake_case, this module's name."""
+"""The operation's Python name: its operationId in snake_case, this module's name, and its
+key in operations_data.OPERATIONS (its schemas and examples)."""
 
 RESPONSE_MODEL = ChatResponse
 """The model of the documented 2xx response (None when it has no JSON object body)."""

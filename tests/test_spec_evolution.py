@@ -184,6 +184,8 @@ USER_TYPO = 'client.api.get_conversation(conversation_idd="conv_1")\n'
 COPY_SUITES = (
     "tests/test_spec.py",
     "tests/test_mock_server.py",
+    "tests/test_mock_operations.py",
+    "tests/test_schemathesis.py",
     "tests/test_client.py",
     "tests/test_api.py",
     "tests/test_properties.py",

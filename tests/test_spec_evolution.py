@@ -102,6 +102,8 @@ def evolve(spec: dict[str, Any]) -> None:
                         }
                     },
                 },
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "401": {"$ref": "#/components/responses/Unauthorized"},
                 "404": {"$ref": "#/components/responses/NotFound"},
                 "503": {"$ref": "#/components/responses/ServiceUnavailable"},
             },

@@ -29,14 +29,15 @@ from ._exceptions import (
     RequestTooLargeError,
     UnprocessableEntityError,
 )
-from ._models import ChatMessage, ChatOptions, ChatResponse, Usage
+from ._models import ChatMessage, ChatMessageDict, ChatOptions, ChatResponse, Usage
+from ._options import AsyncClientOptions, ClientOptions
 from ._version import __version__
 
 NotGiven: TypeAlias = Unset
 """The value of an optional response field the server left out, as a type: the class of
 `NOT_GIVEN` (for annotations such as `str | NotGiven`)."""
 
-NOT_GIVEN: Final[NotGiven] = UNSET
+NOT_GIVEN: Final = UNSET
 """What an optional response field reads as when the server left it out: falsy, shown as
 `NOT_GIVEN`, and one object, so test it with `res.field is NOT_GIVEN` (its type is
 `NotGiven`; the generated code calls it UNSET)."""
@@ -49,13 +50,16 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncClient",
+    "AsyncClientOptions",
     "AsyncConversation",
     "AuthenticationError",
     "BadRequestError",
     "ChatMessage",
+    "ChatMessageDict",
     "ChatOptions",
     "ChatResponse",
     "Client",
+    "ClientOptions",
     "ConflictError",
     "Conversation",
     "ConvoKitError",

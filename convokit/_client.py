@@ -1,7 +1,7 @@
 """The clients: Client (sync) and AsyncClient, and create_client / create_async_client.
 
-Everything but sending and sleeping lives in ChatCall and _BaseClient, so the two
-clients cannot drift apart.
+Everything but sending and sleeping lives in Call and _BaseClient, so the two clients
+cannot drift apart; chat() and every `client.api.<operation>()` share one call path.
 """
 
 from __future__ import annotations
@@ -11,19 +11,36 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, Unpack, overload
 
 import httpx
 
-from ._call import ChatCall, ChatInput
-from ._config import DEFAULT_TIMEOUT, ClientConfig, resolve_config, updated_config
+from convokit_generated.api import AsyncApi, Operation, SyncApi
+
+from ._arguments import wire_arguments
+from ._call import Call
+from ._config import ClientConfig, resolve_config, updated_config
 from ._conversation import AsyncConversation, Conversation
 from ._exceptions import ConvoKitError
 from ._logging import configure_from_env
-from ._models import ChatResponse
-from ._options import CLIENT_OPTIONS, CLIENT_SPELLINGS, merge_options
-from ._retry import DEFAULT_MAX_RETRIES
-from ._transport import LIMITS, AsyncPoolTransport, PoolTransport, proxy_mounts
+from ._models import CHAT, ChatKeywords, ChatOptionalKeywords, ChatOptions, ChatResponse
+from ._options import (
+    CLIENT_SPELLINGS,
+    AsyncClientOptions,
+    ClientOptions,
+    ClientSettings,
+    merge_options,
+    operation_call,
+    split_call_options,
+)
+from ._transport import (
+    LIMITS,
+    AsyncDeadlineCheckedStream,
+    AsyncPoolTransport,
+    DeadlineCheckedStream,
+    PoolTransport,
+    proxy_mounts,
+)
 
 __all__ = ["AsyncClient", "Client", "create_async_client", "create_client"]
 
@@ -82,22 +99,13 @@ class _BaseClient(Generic[HttpClient]):
     _config: ClientConfig
     _pool: _Pool[HttpClient]
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        total_timeout: float | None = None,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: HttpClient | None = None,
-        allow_insecure: bool = False,
-        proxy: str | httpx.URL | httpx.Proxy | None = None,
-    ) -> None:
-        options = {name: value for name, value in locals().items() if name in CLIENT_OPTIONS}
+    def _configure(self, given: Mapping[str, Any]) -> None:
+        """Sets the client up from its options (any spelling), checked before any I/O."""
+        options = merge_options(None, given, CLIENT_SPELLINGS, f"{type(self).__name__}()")
         configure_from_env()
         self._config = resolve_config(options)
+        http_client = options.get("http_client")
+        proxy = options.get("proxy")
         expected = self._http_client_type()
         if http_client is not None and not isinstance(http_client, expected):
             raise TypeError(
@@ -131,7 +139,7 @@ class _BaseClient(Generic[HttpClient]):
         """Per-attempt timeout."""
         return self._config.timeout
 
-    def with_options(self, **options: Any) -> Self:
+    def with_options(self, **options: Unpack[ClientSettings]) -> Self:
         """A copy of this client with some options replaced, sharing its connection pool."""
         changes = merge_options(None, options, CLIENT_SPELLINGS, "with_options()")
         for pool_option in ("http_client", "proxy"):
@@ -145,8 +153,23 @@ class _BaseClient(Generic[HttpClient]):
         copy._pool = self._pool
         return copy
 
-    def _send_plan(self, options: ChatInput, keywords: Mapping[str, Any]) -> ChatCall:
-        return ChatCall(self._config, options, keywords)
+    def _chat_call(self, options: ChatInput, keywords: Mapping[str, Any]) -> Call:
+        if isinstance(options, str):
+            keywords = {_CHAT_SHORTHAND: options, **keywords}
+            options = None
+        elif options is not None and not isinstance(options, Mapping):
+            raise TypeError(
+                f"chat() takes a dict of options or the message, got {type(options).__name__}"
+            )
+        arguments, call_options = operation_call(CHAT, options, keywords, "chat()")
+        return Call(self._config, CHAT, arguments, call_options)
+
+    def _operation_call(self, operation: Operation, values: Mapping[str, Any]) -> Call:
+        arguments, call_options = split_call_options(values)
+        caller = f"api.{operation.name}()"
+        return Call(
+            self._config, operation, wire_arguments(operation, arguments, caller), call_options
+        )
 
     def __repr__(self) -> str:
         # A client whose __init__ raised (bad key) still shows up in tracebacks'
@@ -156,8 +179,17 @@ class _BaseClient(Generic[HttpClient]):
         return f"<convokit.{type(self).__name__} {where}>"
 
 
-def _build_request(http: httpx.Client | httpx.AsyncClient, call: ChatCall) -> httpx.Request:
-    return http.build_request(call.method, call.endpoint, json=call.json, headers=call.headers)
+_CHAT_SHORTHAND = next(field.python_name for field in CHAT.body_fields if field.required)
+"""What `chat("text")` sets: the body's one required field (the message)."""
+
+ChatInput = Mapping[str, Any] | str | None
+"""chat()'s positional argument: a JS-style options dict, or the message itself."""
+
+
+def _build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+    return http.build_request(
+        call.method, call.endpoint, params=call.params, json=call.json, headers=call.headers
+    )
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -173,6 +205,10 @@ class Client(_BaseClient[httpx.Client]):
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
 
+    def __init__(self, **options: Unpack[ClientOptions]) -> None:
+        """Options (snake_case or camelCase) as for `create_client`."""
+        self._configure(options)
+
     @classmethod
     def _http_client_type(cls) -> type[httpx.Client]:
         return httpx.Client
@@ -187,6 +223,12 @@ class Client(_BaseClient[httpx.Client]):
             mounts=proxy_mounts(self._config.proxy, lambda url: PoolTransport(ssl_context, url)),
         )
 
+    @overload
+    def chat(
+        self, options: ChatOptions | str, /, **kwargs: Unpack[ChatOptionalKeywords]
+    ) -> ChatResponse: ...
+    @overload
+    def chat(self, /, **kwargs: Unpack[ChatKeywords]) -> ChatResponse: ...
     def chat(self, options: ChatInput = None, /, **kwargs: Any) -> ChatResponse:
         """Sends one user message and returns the AI's reply.
 
@@ -196,20 +238,33 @@ class Client(_BaseClient[httpx.Client]):
         Raises TypeError/ValueError for bad options (before any I/O) and a
         `convokit.APIError` subclass for every failure of the call itself.
         """
-        call = self._send_plan(options, kwargs)
+        reply: ChatResponse = self._run(self._chat_call(options, kwargs))
+        return reply
+
+    @property
+    def api(self) -> SyncApi:
+        """Every operation of the API as a typed method: `client.api.create_chat(message=...)`
+        is the generic form of chat(); an operation added to openapi.yaml is here after
+        regeneration. Same auth, retries, deadlines and typed errors as chat()."""
+        return SyncApi(lambda operation, values: self._run(self._operation_call(operation, values)))
+
+    def _run(self, call: Call) -> Any:
         http = self._pool.get(os.getpid())
         request = _build_request(http, call)
         while True:
-            call.start_attempt(request)
+            deadline = call.start_attempt(request)
             try:
-                response = http.send(request, follow_redirects=False)
+                if deadline is None or self._pool.owned:
+                    response = http.send(request, follow_redirects=False)
+                else:
+                    response = _send_checked(http, request, deadline)
             except httpx.RequestError as error:
                 wait = call.after_exception(error)
             except Exception as error:
                 raise call.after_unexpected(error) from error
             else:
                 outcome = call.after_response(response)
-                if isinstance(outcome, ChatResponse):
+                if type(outcome) is not float:
                     return outcome
                 wait = outcome
             self._sleep(wait)
@@ -271,6 +326,10 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     _sleep: Callable[[float], Any] = staticmethod(_anyio_sleep)
 
+    def __init__(self, **options: Unpack[AsyncClientOptions]) -> None:
+        """Options (snake_case or camelCase) as for `create_async_client`."""
+        self._configure(options)
+
     @classmethod
     def _http_client_type(cls) -> type[httpx.AsyncClient]:
         return httpx.AsyncClient
@@ -287,9 +346,27 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
             ),
         )
 
+    @overload
+    async def chat(
+        self, options: ChatOptions | str, /, **kwargs: Unpack[ChatOptionalKeywords]
+    ) -> ChatResponse: ...
+    @overload
+    async def chat(self, /, **kwargs: Unpack[ChatKeywords]) -> ChatResponse: ...
     async def chat(self, options: ChatInput = None, /, **kwargs: Any) -> ChatResponse:
         """Sends one user message and returns the AI's reply; see `Client.chat`."""
-        call = self._send_plan(options, kwargs)
+        reply: ChatResponse = await self._run(self._chat_call(options, kwargs))
+        return reply
+
+    @property
+    def api(self) -> AsyncApi:
+        """Every operation of the API as a typed coroutine method; see `Client.api`."""
+
+        async def run(operation: Operation, values: dict[str, Any]) -> Any:
+            return await self._run(self._operation_call(operation, values))
+
+        return AsyncApi(run)
+
+    async def _run(self, call: Call) -> Any:
         http = self._pool.get(_event_loop())
         request = _build_request(http, call)
         while True:
@@ -298,18 +375,14 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                 if deadline is None or self._pool.owned:
                     response = await http.send(request, follow_redirects=False)
                 else:
-                    # The SDK's own pool holds each read to the deadline; a pool of
-                    # the caller's is held to it by a cancel scope.
-                    response = await _send_before(http, request, deadline)
+                    response = await _send_checked_async(http, request, deadline)
             except httpx.RequestError as error:
                 wait = call.after_exception(error)
-            except TimeoutError:
-                wait = call.after_deadline()
             except Exception as error:
                 raise call.after_unexpected(error) from error
             else:
                 outcome = call.after_response(response)
-                if isinstance(outcome, ChatResponse):
+                if type(outcome) is not float:
                     return outcome
                 wait = outcome
             await self._sleep(wait)
@@ -348,30 +421,37 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         await self.aclose()
 
 
-async def _send_before(
+# The SDK's own pools hold every read to an attempt's deadline. A caller's http_client
+# is held to it at each chunk of the body: its httpx read timeout bounds each read.
+
+
+def _send_checked(http: httpx.Client, request: httpx.Request, deadline: float) -> httpx.Response:
+    response = http.send(request, stream=True, follow_redirects=False)
+    assert isinstance(response.stream, httpx.SyncByteStream)
+    response.stream = DeadlineCheckedStream(response.stream, deadline)
+    try:
+        response.read()
+    finally:
+        response.close()
+    return response
+
+
+async def _send_checked_async(
     http: httpx.AsyncClient, request: httpx.Request, deadline: float
 ) -> httpx.Response:
-    """http.send() cut off at `deadline` by a cancel scope (raising TimeoutError)."""
-    import asyncio
-
-    seconds = max(deadline - time.monotonic(), 0)
+    response = await http.send(request, stream=True, follow_redirects=False)
+    assert isinstance(response.stream, httpx.AsyncByteStream)
+    response.stream = AsyncDeadlineCheckedStream(response.stream, deadline)
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # trio
-        import anyio
-
-        with anyio.fail_after(seconds):
-            return await http.send(request, follow_redirects=False)
-    # asyncio's own scope costs a third of anyio's, and this runs on every call.
-    async with asyncio.timeout(seconds):
-        return await http.send(request, follow_redirects=False)
+        await response.aread()
+    finally:
+        await response.aclose()
+    return response
 
 
-ClientInput = str | Mapping[str, Any] | None
-"""create_client()'s positional argument: the secret key, or a TS-style options dict."""
-
-
-def _client_options(first: ClientInput, keywords: Mapping[str, Any], caller: str) -> dict[str, Any]:
+def _client_options(
+    first: str | Mapping[str, Any] | None, keywords: Mapping[str, Any], caller: str
+) -> dict[str, Any]:
     if isinstance(first, str):
         positional: Mapping[str, Any] | None = {"api_key": first}
     elif first is None or isinstance(first, Mapping):
@@ -381,7 +461,9 @@ def _client_options(first: ClientInput, keywords: Mapping[str, Any], caller: str
     return merge_options(positional, keywords, CLIENT_SPELLINGS, caller)
 
 
-def create_client(api_key_or_options: ClientInput = None, /, **options: Any) -> Client:
+def create_client(
+    api_key_or_options: str | ClientOptions | None = None, /, **options: Unpack[ClientOptions]
+) -> Client:
     """A synchronous client: `create_client("sk_live_...")`, `create_client()` (reads
     CONVOKIT_SECRET_KEY), or `create_client({"apiKey": ..., "baseUrl": ...})`.
 
@@ -391,6 +473,10 @@ def create_client(api_key_or_options: ClientInput = None, /, **options: Any) -> 
     return Client(**_client_options(api_key_or_options, options, "create_client()"))
 
 
-def create_async_client(api_key_or_options: ClientInput = None, /, **options: Any) -> AsyncClient:
+def create_async_client(
+    api_key_or_options: str | AsyncClientOptions | None = None,
+    /,
+    **options: Unpack[AsyncClientOptions],
+) -> AsyncClient:
     """An asynchronous client; same arguments as `create_client`."""
     return AsyncClient(**_client_options(api_key_or_options, options, "create_async_client()"))

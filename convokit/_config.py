@@ -11,12 +11,9 @@ from typing import Any
 import attrs
 import httpx
 
-from convokit_generated.api.chat.create_chat import HEADER_PARAMETERS, build_request
-from convokit_generated.models import ChatRequest
-
-from ._options import check_headers, check_max_retries, check_seconds, check_timeout
 from ._retry import DEFAULT_MAX_RETRIES
 from ._secrets import SecretKey
+from ._values import check_headers, check_max_retries, check_seconds, check_timeout
 from ._version import __version__
 
 API_KEY_ENV = "CONVOKIT_SECRET_KEY"
@@ -31,25 +28,12 @@ RUNTIME = (
 )
 
 
-def _chat_operation() -> tuple[str, str, dict[str, str]]:
-    """The chat operation's method, path and fixed headers (Content-Type), asked of the
-    generated build_request once: they are the same for every call."""
-    placeholders = dict.fromkeys(HEADER_PARAMETERS, "-")
-    request = build_request(body=ChatRequest(message="-"), **placeholders)
-    parameters = set(HEADER_PARAMETERS.values())
-    fixed = {name: value for name, value in request["headers"].items() if name not in parameters}
-    return request["method"], request["url"], fixed
-
-
-CHAT_METHOD, CHAT_PATH, _CHAT_FIXED_HEADERS = _chat_operation()
-
 SDK_HEADERS: Mapping[str, str] = {
-    **_CHAT_FIXED_HEADERS,
     "User-Agent": USER_AGENT,
     "X-ConvoKit-Client-Runtime": RUNTIME,
 }
-"""What the SDK sends on its own account: the body's Content-Type and what it says about
-itself. `default_headers`, then a call's `extra_headers`, replace any of them."""
+"""What the SDK says about itself on every request (with the body's Content-Type, when
+there is a body). `default_headers`, then a call's `extra_headers`, replace any of them."""
 
 
 def layer_headers(under: Mapping[str, str], over: Mapping[str, str]) -> dict[str, str]:
@@ -73,16 +57,25 @@ class ClientConfig:
     default_headers: Mapping[str, str]
     allow_insecure: bool
     proxy: httpx.Proxy | None = None
-    base_headers: Mapping[str, str] = attrs.field(init=False, eq=False, repr=False)
-    """SDK_HEADERS under default_headers: merged once per client, not on every call."""
+    _base_headers: dict[str | None, Mapping[str, str]] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False
+    )
+    """SDK_HEADERS and a body's Content-Type under default_headers, by content type:
+    merged once per client, not on every call."""
 
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "base_headers", layer_headers(SDK_HEADERS, self.default_headers))
-
-    def request_headers(self, extra_headers: Mapping[str, str]) -> dict[str, str]:
+    def request_headers(
+        self, content_type: str | None, extra_headers: Mapping[str, str]
+    ) -> dict[str, str]:
         """A request's headers: the SDK's < default_headers < `extra_headers` (names
         compared case-insensitively), and the key's Authorization, which nothing replaces."""
-        base = self.base_headers
+        base = self._base_headers.get(content_type)
+        if base is None:
+            own = (
+                SDK_HEADERS
+                if content_type is None
+                else {"Content-Type": content_type, **SDK_HEADERS}
+            )
+            base = self._base_headers[content_type] = layer_headers(own, self.default_headers)
         if extra_headers:
             base = layer_headers(base, extra_headers)
         # The key stays in SecretKey alone: its header is built per request, never cached.

@@ -6,18 +6,32 @@ Everything but the `await` lives in _Thread, so the two helpers cannot drift apa
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Awaitable, Mapping
+from typing import Any, Generic, Protocol, TypeVar, Unpack
 
-from ._models import ChatMessage, ChatResponse
-from ._options import CHAT_SPELLINGS
-
-if TYPE_CHECKING:
-    from ._client import AsyncClient, Client
+from ._models import CHAT, ChatMessage, ChatOptionalKeywords, ChatOptions, ChatResponse
+from ._options import operation_spellings
 
 __all__ = ["AsyncConversation", "Conversation"]
 
-AnyClient = TypeVar("AnyClient", "Client", "AsyncClient")
+
+class _Chats(Protocol):
+    """What a Conversation needs of its client: Client.chat."""
+
+    def chat(
+        self, options: ChatOptions, /, **kwargs: Unpack[ChatOptionalKeywords]
+    ) -> ChatResponse: ...
+
+
+class _AsyncChats(Protocol):
+    """What an AsyncConversation needs of its client: AsyncClient.chat."""
+
+    def chat(
+        self, options: ChatOptions, /, **kwargs: Unpack[ChatOptionalKeywords]
+    ) -> Awaitable[ChatResponse]: ...
+
+
+AnyClient = TypeVar("AnyClient", _Chats, _AsyncChats)
 
 
 class _Thread:
@@ -36,10 +50,11 @@ class _Thread:
         # thread (no id yet) or interleave turns: one message at a time, refused otherwise.
         self._busy = threading.Lock()
 
-    def begin(self, message: str, options: Mapping[str, Any]) -> dict[str, Any]:
-        """The chat() options of the next message; marks the thread busy until `end()`."""
+    def begin(self, message: str, options: Mapping[str, Any]) -> ChatOptions:
+        """The chat() options of the next message; marks the thread busy until `record()`
+        or `abandon()`."""
         for spelling in options:
-            if CHAT_SPELLINGS.get(spelling) == "conversation_id":
+            if operation_spellings(CHAT).get(spelling) == "conversation_id":
                 raise TypeError(
                     "Conversation.send() sets conversation_id itself; to continue an existing "
                     "thread, use client.conversation(conversation_id=...)"
@@ -49,13 +64,16 @@ class _Thread:
                 "This conversation is still waiting for a reply: send one message at a time "
                 "(or use one conversation per concurrent thread)."
             )
-        fields = {
-            "message": message,
-            "conversation_id": self.id,
-            "widget_id": self.widget_id,
-            "instance_id": self.instance_id,
-        }
-        return {name: value for name, value in fields.items() if value is not None}
+        # A JS-style dict, its keys checked by mypy against the generated ChatOptions. An id
+        # not set is left out: a widget_id= in `options` then goes through as given.
+        fields: ChatOptions = {"message": message}
+        if self.id is not None:
+            fields["conversationId"] = self.id
+        if self.widget_id is not None:
+            fields["widgetId"] = self.widget_id
+        if self.instance_id is not None:
+            fields["instanceId"] = self.instance_id
+        return fields
 
     def record(self, message: str, response: ChatResponse) -> None:
         """Adds a sent message and its reply to the thread, and frees it for the next one."""
@@ -121,7 +139,7 @@ class _ConversationBase(Generic[AnyClient]):
         return self._thread.describe(type(self).__name__)
 
 
-class Conversation(_ConversationBase["Client"]):
+class Conversation(_ConversationBase[_Chats]):
     """One conversation thread: `conv.send("Hi")`, then `conv.send("And then?")` in the same thread.
 
     Made by `client.conversation(widget_id=None, instance_id=None)`. `id` is None
@@ -132,7 +150,7 @@ class Conversation(_ConversationBase["Client"]):
 
     __slots__ = ()
 
-    def send(self, message: str, /, **options: Any) -> ChatResponse:
+    def send(self, message: str, /, **options: Unpack[ChatOptionalKeywords]) -> ChatResponse:
         """Sends the next user message in this thread and returns the reply.
 
         `options` are chat()'s other options (timeout, max_retries, idempotency_key, ...).
@@ -147,12 +165,12 @@ class Conversation(_ConversationBase["Client"]):
         return response
 
 
-class AsyncConversation(_ConversationBase["AsyncClient"]):
+class AsyncConversation(_ConversationBase[_AsyncChats]):
     """The async twin of Conversation: `await conv.send("Hi")`."""
 
     __slots__ = ()
 
-    async def send(self, message: str, /, **options: Any) -> ChatResponse:
+    async def send(self, message: str, /, **options: Unpack[ChatOptionalKeywords]) -> ChatResponse:
         """Sends the next user message in this thread and returns the reply; see Conversation."""
         fields = self._thread.begin(message, options)
         try:

@@ -1,29 +1,35 @@
-"""The typed data of a chat call: the generated models, plus the response's request id."""
+"""The typed data of a chat call: the generated models and the JS-style options dict."""
 
 from __future__ import annotations
 
-from typing import TypeAlias
-
-import attrs
-
-from convokit_generated.api.chat.create_chat import BodyDict
+from convokit_generated.api import (
+    OPERATIONS,
+    ChatMessageDict,
+    ChatResponse,
+    CreateChatKeywords,
+    CreateChatOptionalKeywords,
+    CreateChatOptions,
+)
 from convokit_generated.models import ChatMessage, Usage
-from convokit_generated.models import ChatResponse as GeneratedChatResponse
 
-__all__ = ["ChatMessage", "ChatOptions", "ChatResponse", "Usage"]
-
-ChatOptions: TypeAlias = BodyDict
-"""The JS SDK's chat options as a dict (`{"message": ..., "conversationId": ...}`), generated
-from openapi.yaml's request body."""
+__all__ = ["ChatMessage", "ChatMessageDict", "ChatOptions", "ChatResponse", "Usage"]
 
 
-@attrs.define
-class ChatResponse(GeneratedChatResponse):
-    """The AI's reply: `reply`, `conversation_id`, `usage`, and the server's `request_id`.
+# Subclasses, not aliases, so that type checkers' messages name them as convokit does.
+class ChatOptions(CreateChatOptions, total=False):
+    """The JS SDK's chat options as one dict (`{"message": ..., "conversationId": ...}`):
+    the request body's fields by their JSON names, and the per-call options in camelCase.
+    Generated from openapi.yaml: a field added there is a key here after regeneration."""
 
-    Fields the spec adds later are attributes after regeneration; fields the server
-    sends that the spec does not know yet are in `additional_properties` (and `res["name"]`).
-    """
 
-    request_id: str | None = attrs.field(default=None, kw_only=True)
-    """The `X-Request-Id` of the response: quote it when contacting support."""
+class ChatKeywords(CreateChatKeywords, total=False):
+    """chat()'s keyword arguments, in snake_case or camelCase (`message` required)."""
+
+
+class ChatOptionalKeywords(CreateChatOptionalKeywords, total=False):
+    """chat()'s keyword arguments beside a dict of options or the message itself (also
+    `Conversation.send()`'s)."""
+
+
+CHAT = OPERATIONS["create_chat"]
+"""The operation chat() is the curated entry point of (`client.api.create_chat`)."""

@@ -1,53 +1,64 @@
-"""Option names and values, checked before any I/O.
+"""Option names, in snake_case or the JS SDK's camelCase, merged and checked before
+any I/O.
 
-Options are accepted in snake_case and in the JS SDK's camelCase. The chat body's
-options are not listed here: their names (Python and wire) come from the generated
-operation's BODY_FIELDS, so a field added to openapi.yaml is a valid option after
-regeneration with no edit to this file.
+Nothing here lists an operation's arguments: chat()'s option names (Python, camelCase
+and wire) come from the operation's generated descriptor, so a field added to
+openapi.yaml is a valid option after regeneration with no edit to this file.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
-import attrs
 import httpx
 
-from convokit_generated.api.chat.create_chat import (
-    BODY_FIELDS,
-    HEADER_PARAMETERS,
-    REQUIRED_BODY_FIELDS,
-)
-from convokit_generated.models import ChatMessage, ChatRequest
-from convokit_generated.models.chat_message_role import CHAT_MESSAGE_ROLE_VALUES
+from convokit_generated.api import CALL_OPTIONS, Operation
+from convokit_generated.types import Unset
 
-CLIENT_OPTIONS = (
-    "api_key",
-    "base_url",
-    "timeout",
-    "total_timeout",
-    "max_retries",
-    "default_headers",
-    "http_client",
-    "allow_insecure",
-    "proxy",
-)
-"""Options of create_client() / Client(), by their Python names."""
+from ._arguments import WireArguments, slots, wire_arguments
 
-CALL_OPTIONS = ("timeout", "total_timeout", "max_retries", "extra_headers", *HEADER_PARAMETERS)
-"""Per-call transport options of chat() (not part of the request body)."""
 
-# Headers the SDK owns on every request: letting an option set them would defeat
-# the key handling or the one-key-per-call idempotency guarantee.
-_RESERVED_HEADERS = frozenset({"authorization", *(h.lower() for h in HEADER_PARAMETERS.values())})
-# What HTTP/1.1 can carry (RFC 9110 tokens; visible ASCII values, inner spaces only).
-# Anything else would fail inside the send, after the call has started, or smuggle a
-# second header in through a line break.
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?")
-_MAX_IDEMPOTENCY_KEY_LENGTH = 255
+class ClientSettings(TypedDict, total=False):
+    """The client options `with_options()` can change: all but the connection pool's
+    (`http_client`, `proxy`), in snake_case or the JS SDK's camelCase."""
+
+    api_key: str | None
+    apiKey: str | None
+    base_url: str | httpx.URL | None
+    baseUrl: str | httpx.URL | None
+    timeout: float | httpx.Timeout | None
+    total_timeout: float | None
+    totalTimeout: float | None
+    max_retries: int
+    maxRetries: int
+    default_headers: Mapping[str, str] | None
+    defaultHeaders: Mapping[str, str] | None
+    allow_insecure: bool
+    allowInsecure: bool
+
+
+class ClientOptions(ClientSettings, total=False):
+    """Options of `create_client()` and `Client()`, in snake_case or the JS SDK's camelCase
+    (also as one TS-style dict: `create_client({"apiKey": ..., "baseUrl": ...})`)."""
+
+    http_client: httpx.Client | None
+    httpClient: httpx.Client | None
+    proxy: str | httpx.URL | httpx.Proxy | None
+
+
+class AsyncClientOptions(ClientSettings, total=False):
+    """Options of `create_async_client()` and `AsyncClient()`: ClientOptions with an
+    `httpx.AsyncClient` as `http_client`."""
+
+    http_client: httpx.AsyncClient | None
+    httpClient: httpx.AsyncClient | None
+    proxy: str | httpx.URL | httpx.Proxy | None
+
+
+CLIENT_OPTIONS = tuple(name for name in ClientOptions.__annotations__ if name.islower())
+"""Options of create_client() / Client(), by their Python names (ClientOptions' snake_case
+keys: the list is that TypedDict)."""
 
 
 def camel_case(name: str) -> str:
@@ -63,15 +74,49 @@ def _spellings(names: Iterable[str]) -> dict[str, str]:
 CLIENT_SPELLINGS: Mapping[str, str] = _spellings(CLIENT_OPTIONS)
 """Every accepted client option spelling -> its Python name."""
 
-CHAT_SPELLINGS: Mapping[str, str] = {
-    **_spellings(CALL_OPTIONS),
-    **_spellings(BODY_FIELDS),
-    **{wire: python for python, wire in BODY_FIELDS.items()},
-}
-"""Every accepted chat() option spelling -> its Python name."""
+_SPELLINGS: dict[str, Mapping[str, str]] = {}
 
-_FIELD_TYPES = {field.name: str(field.type) for field in attrs.fields(ChatRequest)}
-_CHAT_MESSAGE_KEYS = frozenset(field.name for field in attrs.fields(ChatMessage))
+
+def operation_spellings(operation: Operation) -> Mapping[str, str]:
+    """Every accepted spelling of an operation's options -> its Python name: the per-call
+    options and the operation's arguments in snake_case and camelCase, and the body
+    fields' wire names (a JS-style dict uses those). Worked out once per operation."""
+    spellings = _SPELLINGS.get(operation.name)
+    if spellings is None:
+        spellings = _SPELLINGS[operation.name] = {
+            **_spellings(CALL_OPTIONS),
+            **_spellings(slots(operation)),
+            **{field.wire_name: field.python_name for field in operation.body_fields},
+        }
+    return spellings
+
+
+def operation_call(
+    operation: Operation,
+    options: Mapping[str, Any] | None,
+    keywords: Mapping[str, Any],
+    caller: str,
+) -> tuple[WireArguments, dict[str, Any]]:
+    """An operation's arguments placed on the wire, and the per-call options given, from
+    a JS-style dict and keywords in any accepted spelling."""
+    if options is None and keywords.keys() <= slots(operation).keys():
+        # Arguments by their Python names alone (chat(message=...)): nothing to merge.
+        return wire_arguments(operation, keywords, caller), {}
+    merged = merge_options(options, keywords, operation_spellings(operation), caller)
+    call: dict[str, Any] = {name: merged.pop(name) for name in CALL_OPTIONS if name in merged}
+    return wire_arguments(operation, merged, caller), call
+
+
+def split_call_options(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A generated method's arguments (Python names, UNSET for "not given"): the
+    operation's own, and the per-call options given."""
+    arguments = {name: value for name, value in values.items() if name not in CALL_OPTIONS}
+    call: dict[str, Any] = {
+        name: values[name]
+        for name in CALL_OPTIONS
+        if name in values and not isinstance(values[name], Unset)
+    }
+    return arguments, call
 
 
 def merge_options(
@@ -126,143 +171,3 @@ def _same(first: object, second: object) -> bool:
         return bool(first == second)
     except Exception:  # noqa: BLE001 (an exotic __eq__ must not escape option parsing)
         return False
-
-
-def chat_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The request body (wire names) for chat options given by Python name.
-
-    None means "not given". Raises ValueError for a missing or empty message, an
-    empty id, or a malformed chat_history item; TypeError for a value of the wrong type.
-    """
-    body: dict[str, Any] = {}
-    for name, value in fields.items():
-        if value is None:
-            continue
-        wire = BODY_FIELDS[name]
-        if name == "chat_history":
-            body[wire] = _chat_history(value)
-        else:
-            _check_field_type(name, value)
-            body[wire] = value
-    for name in REQUIRED_BODY_FIELDS:
-        if BODY_FIELDS[name] not in body:
-            raise ValueError(f"chat() needs {name!r}: the user message to send")
-    return body
-
-
-def _check_field_type(name: str, value: object) -> None:
-    declared = _FIELD_TYPES.get(name, "")
-    if declared.startswith("str"):
-        if not isinstance(value, str):
-            raise TypeError(f"chat() option {name!r} must be a string, got {type(value).__name__}")
-        if not value.strip() and name in REQUIRED_BODY_FIELDS:
-            raise ValueError(f"chat() {name!r} must be a non-empty string")
-        if not value:
-            raise ValueError(f"chat() option {name!r} must not be empty (leave it out instead)")
-
-
-def _chat_history(history: object) -> list[dict[str, Any]]:
-    if isinstance(history, str | bytes | Mapping) or not isinstance(history, Iterable):
-        raise TypeError(
-            "chat() 'chat_history' must be a list of {'role': ..., 'content': ...} messages"
-        )
-    items = []
-    for index, item in enumerate(history):
-        message = item.to_dict() if isinstance(item, ChatMessage) else item
-        if not isinstance(message, Mapping):
-            raise ValueError(
-                f"chat_history[{index}] must be a dict with 'role' and 'content', "
-                f"got {type(item).__name__}"
-            )
-        unknown = set(message) - _CHAT_MESSAGE_KEYS
-        if unknown:
-            raise ValueError(
-                f"chat_history[{index}] has unknown key(s) {sorted(map(str, unknown))}; "
-                f"a message has only {sorted(_CHAT_MESSAGE_KEYS)}"
-            )
-        role = message.get("role")
-        if role not in CHAT_MESSAGE_ROLE_VALUES:
-            raise ValueError(
-                f"chat_history[{index}]['role'] must be one of "
-                f"{sorted(CHAT_MESSAGE_ROLE_VALUES)}, got {role!r}"
-            )
-        if not isinstance(message.get("content"), str):
-            raise ValueError(
-                f"chat_history[{index}]['content'] must be a string, "
-                f"got {type(message.get('content')).__name__}"
-            )
-        items.append(dict(message))
-    return items
-
-
-def check_timeout(name: str, value: object) -> httpx.Timeout | None:
-    """A per-attempt timeout: None (no limit), seconds, or an httpx.Timeout."""
-    if value is None or isinstance(value, httpx.Timeout):
-        return value
-    seconds = check_seconds(name, value)
-    # Connecting should never take the whole budget of a slow model call.
-    return httpx.Timeout(seconds, connect=min(5.0, seconds))
-
-
-def check_seconds(name: str, value: object) -> float:
-    """A positive number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name!r} must be a number of seconds, got {type(value).__name__}")
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name!r} must be a positive, finite number of seconds, got {value!r}")
-    return float(value)
-
-
-def check_max_retries(value: object) -> int:
-    """A whole number of retries, 0 or more."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"'max_retries' must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"'max_retries' must be 0 or more, got {value}")
-    return value
-
-
-def check_headers(name: str, value: object) -> dict[str, str]:
-    """Extra or default headers: str -> str, none of the headers the SDK owns, and each
-    name once (names are case-insensitive: `X-Bar` and `x-bar` are one header)."""
-    if not isinstance(value, Mapping):
-        raise TypeError(f"{name!r} must be a dict of header name -> value")
-    headers: dict[str, str] = {}
-    spellings: dict[str, str] = {}
-    for header, header_value in value.items():
-        if not isinstance(header, str) or not isinstance(header_value, str):
-            raise TypeError(f"{name!r} must map str to str, got {header!r}: {header_value!r}")
-        if header.lower() in _RESERVED_HEADERS:
-            hint = "api_key" if header.lower() == "authorization" else "idempotency_key"
-            raise ValueError(f"{name!r} cannot set {header!r}: the SDK sets it; use {hint}=")
-        if not _HEADER_NAME.fullmatch(header):
-            raise ValueError(f"{name!r} has an invalid header name {header!r}")
-        if not _HEADER_VALUE.fullmatch(header_value):
-            # The value itself is not shown: headers often carry credentials.
-            raise ValueError(
-                f"{name!r} header {header!r} has an invalid value: use printable ASCII "
-                "without line breaks or leading/trailing spaces"
-            )
-        first = spellings.setdefault(header.lower(), header)
-        if first != header:
-            if headers[first] != header_value:
-                raise ValueError(
-                    f"{name!r} sets header {first!r} twice with different values (also as "
-                    f"{header!r}); header names are case-insensitive: pass it once"
-                )
-            continue
-        headers[header] = header_value
-    return headers
-
-
-def check_idempotency_key(value: object) -> str:
-    """A caller's Idempotency-Key: 1 to 255 visible ASCII characters."""
-    if not isinstance(value, str):
-        raise TypeError(f"'idempotency_key' must be a string, got {type(value).__name__}")
-    if not 0 < len(value) <= _MAX_IDEMPOTENCY_KEY_LENGTH or not all(
-        "!" <= char <= "~" for char in value
-    ):
-        raise ValueError(
-            "'idempotency_key' must be 1 to 255 visible ASCII characters (a UUID is ideal)"
-        )
-    return value

@@ -46,6 +46,12 @@ def is_retryable_exception(error: httpx.RequestError) -> bool:
     return isinstance(error, httpx.TransportError)
 
 
+def may_have_reached_the_server(error: httpx.RequestError) -> bool:
+    """False only for failures before a connection existed (refused, DNS, connect or
+    pool timeout): the one kind a request that is not idempotent may be sent again after."""
+    return not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
 def backoff_seconds(retry_number: int, jitter: float) -> float:
     """Backoff before the `retry_number`-th retry (0-based): min(0.5 * 2**n, 8) * jitter."""
     # The exponent is capped: 2.0**1024 overflows, and max_retries has no upper bound.

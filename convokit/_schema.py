@@ -3,20 +3,49 @@ only: the client checks arguments with it before any I/O, and the mock server ch
 requests, both against the schemas the generated descriptors carry, so a constraint
 added to the spec is enforced by both after regeneration.
 
-Keywords: type, enum, const, minLength, maxLength, pattern, minimum, maximum,
-exclusiveMinimum, exclusiveMaximum, required, properties, additionalProperties, items,
-minItems, maxItems, allOf, anyOf, oneOf. Others (format, description, ...) are ignored.
+Keywords: type, enum, minLength, maxLength, pattern, minimum, maximum, exclusiveMinimum,
+exclusiveMaximum, required, properties, additionalProperties, items, minItems, maxItems.
+Others (format, description, ...) are ignored; tests/test_properties.py holds the mock to
+a full JSON Schema validator, so a spec that starts using another keyword fails there.
+
+A schema is compiled once into a check function that tests only the keywords it has:
+the client runs one on every argument of every call.
 """
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["Problem", "first_problem"]
+__all__ = ["Check", "Problem", "compile_schema", "first_problem"]
+
+
+@attrs.frozen
+class Problem:
+    """Why a value does not match its schema, and where."""
+
+    path: str
+    """Where, in wire names: `chatHistory[0].role` (empty for the value itself)."""
+    message: str
+    """What is wrong, e.g. `must be at most 255 characters`."""
+    wrong_type: bool = False
+    """The value is of the wrong JSON type (not merely out of range)."""
+
+    @property
+    def param(self) -> str:
+        """The top-level field or parameter at fault."""
+        return re.split(r"[.\[]", self.path, maxsplit=1)[0]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+Check = Callable[[Any, str], Problem | None]
+"""A compiled schema: `check(value, path)` is the first problem, or None."""
 
 _JSON_TYPES: Mapping[str, type | tuple[type, ...]] = {
     "string": str,
@@ -29,127 +58,192 @@ _JSON_TYPES: Mapping[str, type | tuple[type, ...]] = {
 }
 
 
-@attrs.frozen
-class Problem:
-    """Why a value does not match its schema, and where."""
-
-    path: str
-    """Where, in wire names: `chatHistory[0].role` (empty for the value itself)."""
-    message: str
-    """What is wrong, e.g. `must be at most 255 characters`."""
-
-    @property
-    def param(self) -> str:
-        """The top-level field or parameter at fault."""
-        return re.split(r"[.\[]", self.path, maxsplit=1)[0]
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
-
-
 def first_problem(schema: Mapping[str, Any], value: object, path: str = "") -> Problem | None:
-    """The first way `value` breaks `schema`, or None when it matches."""
-    expected = schema.get("type")
-    if expected is not None:
-        names = [expected] if isinstance(expected, str) else list(expected)
-        if not any(_is_type(value, name) for name in names):
-            return Problem(path, f"must be {' or '.join(map(_article, names))}, got {_kind(value)}")
-    if "const" in schema and value != schema["const"]:
-        return Problem(path, f"must be {schema['const']!r}")
-    if "enum" in schema and value not in schema["enum"]:
-        choices = ", ".join(repr(choice) for choice in schema["enum"])
-        return Problem(path, f"must be one of {choices}, got {value!r}")
-    if isinstance(value, str):
-        return _string_problem(schema, value, path)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return _number_problem(schema, value, path)
-    if isinstance(value, Mapping):
-        problem = _object_problem(schema, value, path)
-    elif isinstance(value, list | tuple):
-        problem = _array_problem(schema, value, path)
-    else:
-        problem = None
-    return problem or _combined_problem(schema, value, path)
+    """The first way `value` breaks `schema`, or None when it matches (compiles the
+    schema each time: keep `compile_schema(schema)` for a schema checked often)."""
+    return compile_schema(schema)(value, path)
 
 
-def _string_problem(schema: Mapping[str, Any], value: str, path: str) -> Problem | None:
-    if "minLength" in schema and len(value) < schema["minLength"]:
-        if schema["minLength"] == 1:
-            return Problem(path, "must not be empty")
-        return Problem(path, f"must be at least {schema['minLength']} characters")
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        return Problem(path, f"must be at most {schema['maxLength']} characters")
-    if "pattern" in schema and re.search(schema["pattern"], value) is None:
-        return Problem(path, f"must match the pattern {schema['pattern']!r}")
-    return _combined_problem(schema, value, path)
+def compile_schema(schema: Mapping[str, Any]) -> Check:
+    """`schema` as a check function."""
+    checks = [
+        check
+        for check in (
+            _type_check(schema),
+            _value_check(schema),
+            _string_check(schema),
+            _number_check(schema),
+            _object_check(schema),
+            _array_check(schema),
+        )
+        if check is not None
+    ]
+    if not checks:
+        return _nothing_to_check
+    if len(checks) == 1:
+        return checks[0]
 
-
-def _number_problem(schema: Mapping[str, Any], value: float, path: str) -> Problem | None:
-    if "minimum" in schema and value < schema["minimum"]:
-        return Problem(path, f"must be at least {schema['minimum']}, got {value}")
-    if "maximum" in schema and value > schema["maximum"]:
-        return Problem(path, f"must be at most {schema['maximum']}, got {value}")
-    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-        return Problem(path, f"must be more than {schema['exclusiveMinimum']}, got {value}")
-    if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-        return Problem(path, f"must be less than {schema['exclusiveMaximum']}, got {value}")
-    return _combined_problem(schema, value, path)
-
-
-def _object_problem(
-    schema: Mapping[str, Any], value: Mapping[Any, Any], path: str
-) -> Problem | None:
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    for name in schema.get("required", ()):
-        if name not in value:
-            return Problem(_join(path, name), "is required")
-    extra = schema.get("additionalProperties", True)
-    for name, item in value.items():
-        where = _join(path, str(name))
-        if name in properties:
-            problem = first_problem(properties[name], item, where)
-        elif extra is False:
-            allowed = ", ".join(repr(known) for known in properties)
-            problem = Problem(where, f"is not a known field (known: {allowed})")
-        elif isinstance(extra, Mapping):
-            problem = first_problem(extra, item, where)
-        else:
-            problem = None
-        if problem is not None:
-            return problem
-    return None
-
-
-def _array_problem(
-    schema: Mapping[str, Any], value: list[Any] | tuple[Any, ...], path: str
-) -> Problem | None:
-    if "minItems" in schema and len(value) < schema["minItems"]:
-        return Problem(path, f"must have at least {schema['minItems']} items")
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        return Problem(path, f"must have at most {schema['maxItems']} items")
-    items = schema.get("items")
-    if isinstance(items, Mapping):
-        for index, item in enumerate(value):
-            problem = first_problem(items, item, f"{path}[{index}]")
+    def check_all(value: Any, path: str) -> Problem | None:
+        for check in checks:
+            problem = check(value, path)
             if problem is not None:
                 return problem
+        return None
+
+    return check_all
+
+
+def _nothing_to_check(value: Any, path: str) -> Problem | None:
     return None
 
 
-def _combined_problem(schema: Mapping[str, Any], value: object, path: str) -> Problem | None:
-    for part in schema.get("allOf", ()):
-        problem = first_problem(part, value, path)
-        if problem is not None:
-            return problem
-    for keyword, wanted in (("anyOf", range(1, 1 << 30)), ("oneOf", range(1, 2))):
-        if keyword in schema:
-            matches = [first_problem(part, value, path) is None for part in schema[keyword]]
-            if sum(matches) not in wanted:
-                return Problem(path, f"does not match {keyword} of its schema")
-    return None
+def _type_check(schema: Mapping[str, Any]) -> Check | None:
+    expected = schema.get("type")
+    if expected is None:
+        return None
+    names = [expected] if isinstance(expected, str) else list(expected)
+    wanted = " or ".join(map(_article, names))
+    if len(names) == 1:
+        name = names[0]
+
+        def check_one(value: Any, path: str) -> Problem | None:
+            if _is_type(value, name):
+                return None
+            return Problem(path, f"must be {wanted}, got {_kind(value)}", wrong_type=True)
+
+        return check_one
+
+    def check(value: Any, path: str) -> Problem | None:
+        if any(_is_type(value, name) for name in names):
+            return None
+        return Problem(path, f"must be {wanted}, got {_kind(value)}", wrong_type=True)
+
+    return check
+
+
+def _value_check(schema: Mapping[str, Any]) -> Check | None:
+    if "enum" not in schema:
+        return None
+    choices = list(schema["enum"])
+    listed = ", ".join(repr(choice) for choice in choices)
+
+    def check(value: Any, path: str) -> Problem | None:
+        if value in choices:
+            return None
+        return Problem(path, f"must be one of {listed}, got {value!r}")
+
+    return check
+
+
+def _string_check(schema: Mapping[str, Any]) -> Check | None:
+    shortest: int | None = schema.get("minLength")
+    longest: int | None = schema.get("maxLength")
+    pattern = schema.get("pattern")
+    compiled = None if pattern is None else re.compile(pattern)
+    if shortest is None and longest is None and compiled is None:
+        return None
+
+    def check(value: Any, path: str) -> Problem | None:
+        if not isinstance(value, str):
+            return None
+        if shortest is not None and len(value) < shortest:
+            if shortest == 1:
+                return Problem(path, "must not be empty")
+            return Problem(path, f"must be at least {shortest} characters")
+        if longest is not None and len(value) > longest:
+            return Problem(path, f"must be at most {longest} characters")
+        if compiled is not None and compiled.search(value) is None:
+            return Problem(path, f"must match the pattern {pattern!r}")
+        return None
+
+    return check
+
+
+_BOUNDS: tuple[tuple[str, Callable[[Any, Any], bool], str], ...] = (
+    ("minimum", operator.ge, "at least"),
+    ("maximum", operator.le, "at most"),
+    ("exclusiveMinimum", operator.gt, "more than"),
+    ("exclusiveMaximum", operator.lt, "less than"),
+)
+
+
+def _number_check(schema: Mapping[str, Any]) -> Check | None:
+    bounds = [(schema[key], holds, words) for key, holds, words in _BOUNDS if key in schema]
+    if not bounds:
+        return None
+
+    def check(value: Any, path: str) -> Problem | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        for bound, holds, words in bounds:
+            if not holds(value, bound):
+                return Problem(path, f"must be {words} {bound}, got {value}")
+        return None
+
+    return check
+
+
+def _object_check(schema: Mapping[str, Any]) -> Check | None:
+    properties = {name: compile_schema(part) for name, part in schema.get("properties", {}).items()}
+    required = list(schema.get("required", ()))
+    extra = schema.get("additionalProperties", True)
+    extra_check = compile_schema(extra) if isinstance(extra, Mapping) else None
+    if not properties and not required and extra is True:
+        return None
+    known = ", ".join(repr(name) for name in properties)
+
+    def check(value: Any, path: str) -> Problem | None:
+        if not isinstance(value, Mapping):
+            return None
+        for name in required:
+            if name not in value:
+                return Problem(_join(path, name), "is required")
+        for name, item in value.items():
+            where = _join(path, str(name))
+            property_check = properties.get(name)
+            if property_check is not None:
+                problem = property_check(item, where)
+            elif extra is False:
+                problem = Problem(where, f"is an unknown key (known: {known})")
+            elif extra_check is not None:
+                problem = extra_check(item, where)
+            else:
+                problem = None
+            if problem is not None:
+                return problem
+        return None
+
+    return check
+
+
+def _array_check(schema: Mapping[str, Any]) -> Check | None:
+    fewest: int | None = schema.get("minItems")
+    most: int | None = schema.get("maxItems")
+    items = schema.get("items")
+    item_check = compile_schema(items) if isinstance(items, Mapping) else None
+    if fewest is None and most is None and item_check is None:
+        return None
+
+    def check(value: Any, path: str) -> Problem | None:
+        if not isinstance(value, list | tuple):
+            return None
+        if fewest is not None and len(value) < fewest:
+            return Problem(path, f"must have at least {fewest} items")
+        if most is not None and len(value) > most:
+            return Problem(path, f"must have at most {most} items")
+        if item_check is not None:
+            for index, item in enumerate(value):
+                problem = item_check(item, f"{path}[{index}]")
+                if problem is not None:
+                    return problem
+        return None
+
+    return check
 
 
 def _is_type(value: object, name: str) -> bool:
+    if type(value) is str:  # the common case, first
+        return name == "string"
     expected = _JSON_TYPES.get(name)
     if expected is None:
         return True  # an unknown type name: nothing to check
@@ -168,9 +262,9 @@ def _kind(value: object) -> str:
 
 
 def _article(name: str) -> str:
-    return {"integer": "an integer", "array": "an array", "object": "an object"}.get(
-        name, f"a {name}"
-    )
+    # JSON's names, with Python's beside them for the two that differ.
+    articles = {"integer": "an integer", "array": "an array (list)", "object": "an object (dict)"}
+    return articles.get(name, f"a {name}")
 
 
 def _join(path: str, name: str) -> str:

@@ -18,6 +18,17 @@ def redact(text: str) -> str:
     return _KEY_PATTERN.sub(_mask, text)
 
 
+def redact_authorization(value: str) -> str:
+    """An `Authorization` header value with its credential hidden: the scheme, and the
+    kind of a ConvoKit key when the credential is one (`Bearer sk_test_...(redacted)`)."""
+    scheme, _, credential = value.strip().partition(" ")
+    if not credential.strip():
+        return "(redacted)"  # no scheme to keep: the whole value may be the key
+    match = _KEY_PATTERN.fullmatch(credential.strip())
+    kind = "" if match is None else _mask(match).removesuffix("…")
+    return f"{scheme} {kind}...(redacted)"
+
+
 def _mask(match: re.Match[str]) -> str:
     prefix = match.group(1) + ("_" + match.group(2) if match.group(2) else "")
     return f"{prefix}_…"

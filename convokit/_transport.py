@@ -21,7 +21,9 @@ __all__ = [
     "LIMITS",
     "MAX_CONNECTIONS",
     "MAX_IDLE",
+    "AsyncDeadlineCheckedStream",
     "AsyncPoolTransport",
+    "DeadlineCheckedStream",
     "PoolTransport",
     "proxy_mounts",
 ]
@@ -215,6 +217,54 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
             retired = self._release()
             if retired is not None:
                 await retired.aclose()
+
+
+def _deadline_passed(deadline: float) -> httpx.ReadTimeout | None:
+    if time.monotonic() < deadline:
+        return None
+    return httpx.ReadTimeout("the attempt's timeout elapsed while the body was arriving")
+
+
+class DeadlineCheckedStream(httpx.SyncByteStream):
+    """A response body from a pool the SDK does not own (a caller's http_client), checked
+    against the attempt's deadline at each chunk: a body that trickles in is cut off
+    within one read of it. (The SDK's own pools hold each read itself to the deadline.)"""
+
+    __slots__ = ("_deadline", "_stream")
+
+    def __init__(self, stream: httpx.SyncByteStream, deadline: float) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            passed = _deadline_passed(self._deadline)
+            if passed is not None:
+                raise passed
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class AsyncDeadlineCheckedStream(httpx.AsyncByteStream):
+    """The async twin of DeadlineCheckedStream."""
+
+    __slots__ = ("_deadline", "_stream")
+
+    def __init__(self, stream: httpx.AsyncByteStream, deadline: float) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            passed = _deadline_passed(self._deadline)
+            if passed is not None:
+                raise passed
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 class PoolTransport(httpx.BaseTransport):

@@ -5,7 +5,7 @@ its schema and examples. Written by scripts/regen.sh; never edit by hand."""
 from typing import Any, Final
 
 OPERATIONS: Final[dict[str, dict[str, Any]]] = {
-    "POST /v1/chat": {
+    "create_chat": {
         "operation_id": "createChat",
         "method": "POST",
         "path": "/v1/chat",
@@ -15,7 +15,7 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
             }
         ],
         "body": {
@@ -27,7 +27,12 @@ OPERATIONS: Final[dict[str, dict[str, Any]]] = {
                 "required": ["message"],
                 "additionalProperties": False,
                 "properties": {
-                    "message": {"type": "string", "minLength": 1, "description": "The user message to send."},
+                    "message": {
+                        "type": "string",
+                        "minLength": 1,
+                        "pattern": "\\S",
+                        "description": "The user message to send (not blank).",
+                    },
                     "conversationId": {
                         "type": "string",
                         "minLength": 1,

@@ -1,17 +1,20 @@
 """Contains some shared types for properties"""
 
+import enum
 from collections.abc import Mapping, MutableMapping
 from http import HTTPStatus
-from typing import IO, BinaryIO, Generic, Literal, TypeVar
+from typing import IO, BinaryIO, Final, Generic, Literal, TypeVar
 
 from attrs import define
 
 
-class Unset:
+class Unset(enum.Enum):
     """The value of an optional field that was not given. There is one, `UNSET`
     (exported as `convokit.NOT_GIVEN`): test a field with `value is UNSET`."""
 
-    __slots__ = ()
+    # An enum member: copy, deepcopy and pickle return the one UNSET, so `is` keeps
+    # working on copies.
+    UNSET = "UNSET"
 
     def __bool__(self) -> Literal[False]:
         return False
@@ -19,12 +22,10 @@ class Unset:
     def __repr__(self) -> str:
         return "NOT_GIVEN"
 
-    # copy, deepcopy and pickle return the one UNSET, so `is` keeps working on copies.
-    def __reduce__(self) -> str:
-        return "UNSET"
+    __str__ = __repr__
 
 
-UNSET: Unset = Unset()
+UNSET: Final = Unset.UNSET
 
 # The types that `httpx.Client(files=)` can accept, copied from that library.
 FileContent = IO[bytes] | bytes | str

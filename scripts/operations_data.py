@@ -4,7 +4,8 @@ data, each `$ref` resolved. scripts/regen.sh runs it after openapi-python-client
 The generator's template context keeps Python names, types and models, but not the
 schemas of parameters (Idempotency-Key's maxLength, say) nor the examples of `$ref`'d
 responses. convokit/ and its mock server need both, and must not restate them: this
-carries them over, keyed by "METHOD /path" as the generated endpoint modules are.
+carries them over, keyed by the operation's Python name: its operationId as the
+generator names it (each generated endpoint module's NAME).
 
     python scripts/operations_data.py SPEC OUTPUT
 """
@@ -59,6 +60,14 @@ def _media(content: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     return next(iter(content.items()), (None, {}))
 
 
+def python_name(operation_id: str) -> str:
+    """The generator's own Python name for an operationId (its endpoint module's name)."""
+    from openapi_python_client.strings import PythonIdentifier
+
+    config = yaml.safe_load(Path("generator-config.yml").read_text(encoding="utf-8")) or {}
+    return str(PythonIdentifier(operation_id, prefix=config.get("field_prefix", "field_")))
+
+
 def operations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     resolve = _resolver(spec)
     found: dict[str, dict[str, Any]] = {}
@@ -98,8 +107,11 @@ def operations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
                     "examples": _examples(media),
                     "headers": sorted(response.get("headers", {})),
                 }
-            found[f"{method.upper()} {path}"] = {
-                "operation_id": operation.get("operationId"),
+            operation_id = operation.get("operationId")
+            if operation_id is None:
+                raise SystemExit(f"operations_data.py: {method.upper()} {path} has no operationId")
+            found[python_name(operation_id)] = {
+                "operation_id": operation_id,
                 "method": method.upper(),
                 "path": path,
                 "summary": operation.get("summary", ""),

@@ -162,8 +162,8 @@ def test_per_call_headers_and_idempotency_key(caller: Caller, server: MockServer
     ("args", "kwargs", "error", "says"),
     [
         ((), {}, ValueError, "'message'"),
-        ((), {"message": ""}, ValueError, "non-empty"),
-        ((), {"message": "   "}, ValueError, "non-empty"),
+        ((), {"message": ""}, ValueError, "'message' must not be empty"),
+        ((), {"message": "   "}, ValueError, "'message' must match the pattern"),
         (({"message": None},), {}, ValueError, "'message'"),
         ((), {"message": 42}, TypeError, "must be a string"),
         ((), {"message": "hi", "conversation_id": ""}, ValueError, "must not be empty"),

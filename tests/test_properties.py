@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from _fault_server import FaultServer, raw
 from _spec import validator_at
+from _strategies import camel_case, chat_body_schema, chat_operation, snake_case, valid_values
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -21,18 +22,22 @@ KEY = "sk_test_properties_0123"
 CHAT_REQUEST = validator_at("/components/schemas/ChatRequest")
 CHAT_RESPONSE = validator_at("/components/schemas/ChatResponse")
 
-# Every spelling the JS and Python SDKs document, written out here rather than read from
-# convokit, so the test does not share the code's idea of what is valid.
-OPTION_SPELLINGS = [
-    "message",
-    "conversation_id",
-    "conversationId",
-    "widget_id",
-    "widgetId",
-    "instance_id",
-    "instanceId",
-    "chat_history",
-    "chatHistory",
+# The chat operation's body fields and header parameters, from openapi.yaml (not from
+# convokit, so that the test does not share the code's idea of what is valid): chat()
+# takes each by its snake_case name and by its wire (camelCase) name.
+SPEC_SCHEMAS: dict[str, dict[str, Any]] = {
+    **chat_body_schema()["properties"],
+    **{
+        parameter["name"]: parameter["schema"]
+        for parameter in chat_operation().get("parameters", [])
+        if parameter["in"] == "header"
+    },
+}
+SPEC_SPELLINGS = sorted(
+    {spelling for name in SPEC_SCHEMAS for spelling in (snake_case(name), camel_case(name))}
+)
+# The per-call options, with the JS SDK's spellings (the client's own, not the spec's).
+CALL_SPELLINGS = [
     "timeout",
     "total_timeout",
     "totalTimeout",
@@ -40,9 +45,24 @@ OPTION_SPELLINGS = [
     "maxRetries",
     "extra_headers",
     "extraHeaders",
-    "idempotency_key",
-    "idempotencyKey",
 ]
+OPTION_SPELLINGS = [*SPEC_SPELLINGS, *CALL_SPELLINGS]
+
+
+def _schemas_in(schema: Any) -> list[dict[str, Any]]:
+    """`schema` and every schema inside it."""
+    if not isinstance(schema, dict):
+        return []
+    inner = [*schema.get("properties", {}).values(), schema.get("items")]
+    return [schema, *(found for part in inner for found in _schemas_in(part))]
+
+
+_EVERY_SCHEMA = [found for schema in SPEC_SCHEMAS.values() for found in _schemas_in(schema)]
+# Words the spec's schemas name (enum values, property names): near misses look like them.
+SPEC_WORDS = sorted(
+    {value for found in _EVERY_SCHEMA for value in found.get("enum", ()) if isinstance(value, str)}
+)
+SPEC_KEYS = sorted({name for found in _EVERY_SCHEMA for name in found.get("properties", {})})
 TIMEOUT_SPELLINGS = {"timeout", "total_timeout", "totalTimeout"}
 
 SETTINGS = settings(
@@ -57,17 +77,12 @@ json_values = st.recursive(
     | st.integers()
     | st.floats()
     | st.text(max_size=20)
-    | st.sampled_from(["user", "assistant", "system", "Hello", "conv_1", ""]),
+    | st.sampled_from([*SPEC_WORDS, "Hello", "conv_1", ""]),
     lambda children: (
         st.lists(children, max_size=4)
-        | st.dictionaries(
-            st.text(max_size=8) | st.sampled_from(["role", "content"]), children, max_size=4
-        )
+        | st.dictionaries(st.text(max_size=8) | st.sampled_from(SPEC_KEYS), children, max_size=4)
     ),
     max_leaves=12,
-)
-chat_messages = st.fixed_dictionaries(
-    {"role": st.sampled_from(["user", "assistant", "system"]), "content": st.text(max_size=30)}
 )
 header_names = st.sampled_from(["X-Trace", "x-team", "User-Agent", "Authorization"]) | st.text(
     max_size=10
@@ -75,24 +90,27 @@ header_names = st.sampled_from(["X-Trace", "x-team", "User-Agent", "Authorizatio
 header_values = st.sampled_from(["abc", "", "a b"]) | st.text(max_size=10)
 seconds = st.floats(min_value=0.001, max_value=10) | st.integers(min_value=-3, max_value=5)
 
+
+def _relevant(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values of the kind `schema` describes: valid ones, and arrays of valid and any items."""
+    items = schema.get("items")
+    if isinstance(items, dict):
+        return valid_values(schema) | st.lists(valid_values(items) | json_values, max_size=3)
+    return valid_values(schema)
+
+
 # For each option, values of the kind it takes (right or nearly right), besides any JSON value.
 RELEVANT_VALUES: dict[str, st.SearchStrategy[Any]] = {
-    "message": st.text(min_size=1, max_size=40),
-    "conversation_id": st.text(min_size=1, max_size=20),
-    "widget_id": st.text(min_size=1, max_size=20),
-    "instance_id": st.text(min_size=1, max_size=20),
-    "chat_history": st.lists(chat_messages | json_values, max_size=3),
+    **{snake_case(name): _relevant(schema) for name, schema in SPEC_SCHEMAS.items()},
     "timeout": seconds,
     "total_timeout": seconds,
     "max_retries": st.integers(min_value=-2, max_value=3),
     "extra_headers": st.dictionaries(header_names, header_values, max_size=3),
-    "idempotency_key": st.text(min_size=1, max_size=20),
 }
 
 
 def values_for(spelling: str) -> st.SearchStrategy[Any]:
-    python_name = "".join(f"_{c.lower()}" if c.isupper() else c for c in spelling)
-    relevant = RELEVANT_VALUES.get(python_name)
+    relevant = RELEVANT_VALUES.get(snake_case(spelling))
     if relevant is None:
         return json_values
     # Three to one for values of the right kind, or few examples would get past typing.
@@ -110,14 +128,18 @@ option_names = st.tuples(
         )
     ),
 ).map(lambda names: names[0] + [name for name in names[1] if name not in names[0]])
-with_or_without_message = st.integers(min_value=0, max_value=3).flatmap(
+# The spec's required body fields, with valid values, three times in four.
+_BODY = chat_body_schema()
+with_or_without_required = st.integers(min_value=0, max_value=3).flatmap(
     lambda dice: (
         st.just({})
         if dice == 0
-        else st.fixed_dictionaries({"message": st.text(min_size=1, max_size=40)})
+        else st.fixed_dictionaries(
+            {name: valid_values(_BODY["properties"][name]) for name in _BODY.get("required", ())}
+        )
     )
 )
-option_dicts = with_or_without_message.flatmap(
+option_dicts = with_or_without_required.flatmap(
     lambda base: option_names.flatmap(
         lambda names: st.fixed_dictionaries({name: values_for(name) for name in names})
     ).map(lambda extra: {**base, **extra})

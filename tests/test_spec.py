@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from _spec import ROOT, SPEC_PATH, examples_of, resolve, spec, validator_at
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
@@ -43,11 +45,10 @@ def test_redocly_lint_reports_nothing() -> None:
 
 
 def test_redocly_lint_fails_on_an_invalid_example(tmp_path: Path) -> None:
-    broken = SPEC_PATH.read_text(encoding="utf-8").replace(
-        "total_tokens: 23", 'total_tokens: "twenty-three"'
-    )
-    assert broken != SPEC_PATH.read_text(encoding="utf-8")
-    (tmp_path / "openapi.yaml").write_text(broken, encoding="utf-8")
+    broken = copy.deepcopy(spec())
+    media = broken["paths"]["/v1/chat"]["post"]["responses"]["200"]["content"]["application/json"]
+    media["example"]["usage"]["total_tokens"] = "twenty-three"  # the schema says integer
+    (tmp_path / "openapi.yaml").write_text(yaml.safe_dump(broken, sort_keys=False), "utf-8")
     shutil.copy(ROOT / "redocly.yaml", tmp_path / "redocly.yaml")
     result = _redocly_lint(tmp_path / "openapi.yaml")
     assert result.returncode != 0
@@ -63,8 +64,8 @@ def test_the_operation_is_what_the_design_says() -> None:
         "description": spec()["components"]["securitySchemes"]["secretKey"]["description"],
     }
     assert CHAT["operationId"] == "createChat"
-    assert CHAT["tags"] == ["chat"]
-    assert set(CHAT["responses"]) == DOCUMENTED_STATUSES
+    assert "chat" in CHAT["tags"]
+    assert set(CHAT["responses"]) >= DOCUMENTED_STATUSES
     parameter = resolve(CHAT["parameters"][0])
     assert (parameter["name"], parameter["in"], parameter["required"]) == (
         "Idempotency-Key",
@@ -72,27 +73,40 @@ def test_the_operation_is_what_the_design_says() -> None:
         False,
     )
     request = spec()["components"]["schemas"]["ChatRequest"]
-    assert request["required"] == ["message"]
-    assert set(request["properties"]) == {
+    assert "message" in request["required"]
+    assert set(request["properties"]) >= {
         "message",
         "conversationId",
         "widgetId",
         "instanceId",
         "chatHistory",
     }
-    assert spec()["components"]["schemas"]["ChatMessage"]["properties"]["role"]["enum"] == [
-        "user",
-        "assistant",
-        "system",
-    ]
+    roles = spec()["components"]["schemas"]["ChatMessage"]["properties"]["role"]["enum"]
+    assert set(roles) >= {"user", "assistant", "system"}
     # Responses stay open to new fields (forward compatibility).
     for name in ("ChatResponse", "Usage", "Error", "ErrorDetail"):
         assert spec()["components"]["schemas"][name].get("additionalProperties", True) is not False
 
 
-@pytest.mark.parametrize("status", sorted(DOCUMENTED_STATUSES))
-def test_every_response_has_request_id_and_a_valid_example(status: str) -> None:
-    response = resolve(CHAT["responses"][status])
+def _responses() -> list[tuple[str, str, dict[str, Any]]]:
+    """(operationId, status, response) of every documented response of every operation."""
+    return [
+        (operation["operationId"], status, resolve(response))
+        for path_item in spec()["paths"].values()
+        for operation in path_item.values()
+        if isinstance(operation, dict) and "responses" in operation
+        for status, response in operation["responses"].items()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "status", "response"),
+    _responses(),
+    ids=[f"{operation_id}-{status}" for operation_id, status, _ in _responses()],
+)
+def test_every_response_has_request_id_and_a_valid_example(
+    operation_id: str, status: str, response: dict[str, Any]
+) -> None:
     assert "X-Request-Id" in response["headers"]
     if status in ("429", "503"):
         assert "Retry-After" in response["headers"]
@@ -103,7 +117,7 @@ def test_every_response_has_request_id_and_a_valid_example(status: str) -> None:
     for example in examples:
         errors = list(validator_at(pointer).iter_errors(example))
         assert not errors, f"{status} example invalid: {[e.message for e in errors]}"
-    if status != "200":
+    if int(status) >= 400:
         assert pointer == "/components/schemas/Error"
 
 

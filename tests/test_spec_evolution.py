@@ -1,9 +1,17 @@
-"""A field added to openapi.yaml reaches users after regeneration with no edit to convokit/.
+"""The spec drives every layer: a drill in a copy of the repository.
 
-In a copy of the repository: add an optional request field (`replyLanguage`) and a
-response field (`model_version`), run scripts/regen.sh, and prove with the copy's own
-package that `chat(reply_language=...)` and `chat({"replyLanguage": ...})` send it as
-`replyLanguage`, and that `response.model_version` reads the new response field.
+The copy's openapi.yaml gains, structurally (PyYAML), constrained request fields (a
+string with minLength/maxLength, a number with minimum/maximum), an optional enum field
+in the response, and a new operation `GET /v1/conversations/{conversationId}` returning
+a new schema with an example. Then scripts/regen.sh runs, and with convokit/ and tests/
+unchanged:
+
+- the new options are sent (`chat(reply_language=...)`, `chat({"replyLanguage": ...})`);
+- the mock refuses out-of-range values with a 400 naming the field;
+- `client.api.get_conversation(...)` works sync and async against MockServer, retried on
+  503, a 404 raising NotFoundError;
+- type checkers see the new names (a user's file using them is clean, a typo is caught);
+- the copy's own spec, mock-server, client and typing tests pass (this drill excluded).
 """
 
 from __future__ import annotations
@@ -14,110 +22,250 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from _repo_copy import copy_repo, run_regen
 from _spec import ROOT
 
 pytestmark = pytest.mark.slow
 
-REQUEST_ANCHOR = """        chatHistory:
-          type: array"""
-REQUEST_ADDED = (
-    """        replyLanguage:
-          type: string
-          description: Language for the reply (BCP 47).
-"""
-    + REQUEST_ANCHOR
-)
-RESPONSE_ANCHOR = """        usage:
-          $ref: "#/components/schemas/Usage"
-    Usage:"""
-RESPONSE_ADDED = """        usage:
-          $ref: "#/components/schemas/Usage"
-        model_version:
-          type: string
-          description: The model that wrote the reply.
-    Usage:"""
+NEW_PATH = "/v1/conversations/{conversationId}"
 
+
+def evolve(spec: dict[str, Any]) -> None:
+    """The additive change: new constrained request fields, an enum response field, and a
+    new operation with its own schema and example."""
+    schemas = spec["components"]["schemas"]
+    request = schemas["ChatRequest"]["properties"]
+    request["replyLanguage"] = {
+        "type": "string",
+        "minLength": 2,
+        "maxLength": 8,
+        "description": "Language of the reply (BCP 47).",
+    }
+    request["temperature"] = {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 2,
+        "description": "Sampling temperature.",
+    }
+    schemas["ChatResponse"]["properties"]["finish_reason"] = {
+        "type": "string",
+        "enum": ["stop", "length"],
+        "description": "Why the reply ended.",
+    }
+    schemas["Conversation"] = {
+        "type": "object",
+        "description": "One thread and its messages.",
+        "required": ["id", "messages"],
+        "properties": {
+            "id": {"type": "string", "description": "The conversation id."},
+            "messages": {
+                "type": "array",
+                "description": "The thread, oldest first.",
+                "items": {"$ref": "#/components/schemas/ChatMessage"},
+            },
+        },
+    }
+    request_id = {"X-Request-Id": {"$ref": "#/components/headers/XRequestId"}}
+    spec["paths"][NEW_PATH] = {
+        "get": {
+            "tags": ["chat"],
+            "operationId": "getConversation",
+            "summary": "Read a conversation",
+            "description": "The messages of one conversation, oldest first.",
+            "parameters": [
+                {
+                    "name": "conversationId",
+                    "in": "path",
+                    "required": True,
+                    "description": "The conversation's id.",
+                    "schema": {"type": "string", "minLength": 1},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The conversation.",
+                    "headers": request_id,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/Conversation"},
+                            "example": {
+                                "id": "conv_7f3a9c2e",
+                                "messages": [
+                                    {"role": "user", "content": "What are your support hours?"},
+                                    {"role": "assistant", "content": "9am to 5pm."},
+                                ],
+                            },
+                        }
+                    },
+                },
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "404": {"$ref": "#/components/responses/NotFound"},
+                "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+            },
+        }
+    }
+
+
+# Runs in the copy, with the copy's packages: what a user of the new SDK would write.
 SCRIPT = r"""
-import json, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+import asyncio, json
+import httpx
 import convokit
-from convokit import create_client
+from convokit import NotFoundError, create_async_client, create_client
 from convokit.testing import MockServer
 
-received = []
-
-class Handler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-        body = json.dumps({"reply": "ok", "conversation_id": "conv_1", "model_version": "m-2",
-                           "usage": usage})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-    def log_message(self, *args):
-        pass
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-client = create_client("sk_test_evolution", base_url=f"http://127.0.0.1:{server.server_port}")
-first = client.chat(message="Hola", reply_language="es")
-client.chat({"message": "Hallo", "replyLanguage": "de"})
-server.shutdown()
-
+out = {"package": convokit.__file__}
 with MockServer() as mock:
-    mock_client = create_client("sk_test_evolution", base_url=mock.base_url)
-    mock_reply = mock_client.chat(message="Bonjour", replyLanguage="fr").reply
-    mock_body = mock.requests[-1].body
+    client = create_client("sk_test_drill", base_url=mock.base_url, max_retries=2)
+    first = client.chat(message="Hola", reply_language="es", temperature=0.5)
+    follow_up = {"message": "Hallo", "replyLanguage": "de", "conversationId": first.conversation_id}
+    client.chat(follow_up)
+    out["sent"] = [request.body for request in mock.requests]
+    out["finish_reason"] = repr(first.finish_reason)
+    try:
+        client.chat(message="Hi", temperature=5)
+    except ValueError as error:
+        out["client_refused"] = str(error)
+    out["requests_before_raw"] = len(mock.requests)
+    raw = httpx.post(
+        f"{mock.base_url}/v1/chat",
+        json={"message": "Hi", "temperature": 5},
+        headers={"Authorization": "Bearer sk_test_drill"},
+    )
+    out["raw_status"] = raw.status_code
+    out["raw_error"] = raw.json()["error"]
+    too_short = httpx.post(
+        f"{mock.base_url}/v1/chat",
+        json={"message": "Hi", "replyLanguage": "x"},
+        headers={"Authorization": "Bearer sk_test_drill"},
+    )
+    out["short_status"] = too_short.status_code
+    out["short_param"] = too_short.json()["error"].get("param")
 
-print(json.dumps({
-    "package": convokit.__file__,
-    "sent": received,
-    "model_version": first.model_version,
-    "mock_reply": mock_reply,
-    "mock_body": mock_body,
-}))
+    conversation = client.api.get_conversation(conversation_id="conv_7f3a9c2e")
+    out["conversation"] = {"id": conversation.id, "turns": len(conversation.messages),
+                           "request_id": conversation.request_id}
+    served = len(mock.requests)
+    mock.fail_next(503)
+    client.api.get_conversation(conversation_id="conv_7f3a9c2e")
+    out["attempts_after_503"] = len(mock.requests) - served
+    mock.fail_next(404)
+    try:
+        client.api.get_conversation(conversation_id="conv_unknown")
+    except NotFoundError as error:
+        out["not_found"] = error.status_code
+
+    async def main():
+        async with create_async_client("sk_test_drill", base_url=mock.base_url) as async_client:
+            mock.fail_next(503)
+            read = await async_client.api.get_conversation(conversation_id="conv_7f3a9c2e")
+            reply = await async_client.chat(message="Salut", replyLanguage="fr")
+            return read.id, reply.reply
+    out["async"] = asyncio.run(main())
+print(json.dumps(out))
 """
 
+# A user's file in the copy: the new names type-check; the marked typo must not.
+USER_FILE = """\
+from convokit import create_client
 
-def test_a_new_field_is_usable_after_regen_with_convokit_unchanged(tmp_path: Path) -> None:
-    repo = copy_repo(tmp_path / "repo")
-    spec_path = repo / "openapi.yaml"
-    spec_text = spec_path.read_text(encoding="utf-8")
-    assert REQUEST_ANCHOR in spec_text and RESPONSE_ANCHOR in spec_text
-    spec_text = spec_text.replace(REQUEST_ANCHOR, REQUEST_ADDED).replace(
-        RESPONSE_ANCHOR, RESPONSE_ADDED
-    )
-    spec_path.write_text(spec_text, encoding="utf-8")
+client = create_client("sk_test_drill")
+conversation = client.api.get_conversation(conversation_id="conv_1")
+first_turn: str = conversation.messages[0].content
+reply = client.api.create_chat(message="Hola", reply_language="es", temperature=0.5)
+print(first_turn, reply.finish_reason)
+"""
+USER_TYPO = 'client.api.get_conversation(conversation_idd="conv_1")\n'
 
-    regen = run_regen(repo)
-    assert regen.returncode == 0, regen.stdout + regen.stderr
+# The copy's own suites that must pass there (not this drill, which would recurse).
+COPY_SUITES = (
+    "tests/test_spec.py",
+    "tests/test_mock_server.py",
+    "tests/test_mock_operations.py",
+    "tests/test_schemathesis.py",
+    "tests/test_client.py",
+    "tests/test_api.py",
+    "tests/test_properties.py",
+    "tests/test_typing.py",
+)
 
-    unchanged = filecmp.dircmp(ROOT / "convokit", repo / "convokit", ignore=["__pycache__"])
-    assert not (unchanged.diff_files or unchanged.left_only or unchanged.right_only)
 
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+def _run(args: list[str], repo: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args,
         cwd=repo,
         env={**os.environ, "PYTHONPATH": str(repo)},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def evolved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = copy_repo(tmp_path_factory.mktemp("drill") / "repo", with_tests=True)
+    spec_path = repo / "openapi.yaml"
+    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    evolve(spec)
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), "utf-8")
+    regen = run_regen(repo)
+    assert regen.returncode == 0, regen.stdout + regen.stderr
+    return repo
+
+
+def test_only_the_spec_and_the_generated_package_changed(evolved: Path) -> None:
+    for folder in ("convokit", "tests", "templates", "scripts"):
+        compared = filecmp.dircmp(ROOT / folder, evolved / folder, ignore=["__pycache__"])
+        assert not (compared.diff_files or compared.left_only or compared.right_only), folder
+    changed = filecmp.dircmp(ROOT / "convokit_generated", evolved / "convokit_generated")
+    assert changed.diff_files or changed.right_only or changed.subdirs
+
+
+def test_the_new_fields_and_operation_work_end_to_end(evolved: Path) -> None:
+    result = _run([sys.executable, "-c", SCRIPT], evolved, timeout=180)
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
-    assert outcome["package"].startswith(str(repo))
-    assert outcome["sent"] == [
-        {"message": "Hola", "replyLanguage": "es"},
-        {"message": "Hallo", "replyLanguage": "de"},
-    ]
-    assert outcome["model_version"] == "m-2"
-    assert outcome["mock_body"] == {"message": "Bonjour", "replyLanguage": "fr"}
-    assert "Bonjour" in outcome["mock_reply"]
+    assert outcome["package"].startswith(str(evolved))
+    sent = outcome["sent"]
+    assert sent[0] == {"message": "Hola", "replyLanguage": "es", "temperature": 0.5}
+    assert sent[1]["replyLanguage"] == "de"
+    assert outcome["finish_reason"] == "NOT_GIVEN"  # the mock leaves the optional field out
+    # Out of range: the client refuses before any I/O, the mock with a 400 naming the field.
+    assert "temperature" in outcome["client_refused"]
+    assert outcome["requests_before_raw"] == 2
+    assert outcome["raw_status"] == 400
+    assert outcome["raw_error"]["param"] == "temperature"
+    assert (outcome["short_status"], outcome["short_param"]) == (400, "replyLanguage")
+    # The new operation, from the spec's example; retried on 503; 404 is NotFoundError.
+    assert outcome["conversation"]["id"] == "conv_7f3a9c2e"
+    assert outcome["conversation"]["turns"] == 2
+    assert outcome["conversation"]["request_id"]
+    assert outcome["attempts_after_503"] == 2
+    assert outcome["not_found"] == 404
+    assert outcome["async"][0] == "conv_7f3a9c2e"
+    assert "Salut" in outcome["async"][1]
+
+
+def test_type_checkers_see_the_new_names(evolved: Path, tmp_path: Path) -> None:
+    user_file = evolved / "drill_user.py"
+    user_file.write_text(USER_FILE, encoding="utf-8")
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir=/dev/null"]
+    clean = _run([*mypy, str(user_file)], evolved)
+    assert clean.returncode == 0, clean.stdout
+    user_file.write_text(USER_FILE + USER_TYPO, encoding="utf-8")
+    caught = _run([*mypy, str(user_file)], evolved)
+    assert caught.returncode == 1 and "conversation_idd" in caught.stdout, caught.stdout
+
+
+def test_the_copy_s_own_suites_pass(evolved: Path) -> None:
+    suites = [suite for suite in COPY_SUITES if (evolved / suite).exists()]
+    result = _run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suites], evolved
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

@@ -124,6 +124,17 @@ def test_a_slow_body_within_the_timeout_is_read_whole() -> None:
         client.close()
 
 
+def test_a_callers_own_http_client_is_held_to_the_deadline_too() -> None:
+    # Each 0.2 s gap is within httpx's read timeout; the deadline is checked at each chunk.
+    with FaultServer(default=trickle(0.2)) as server, httpx.Client() as own:
+        client = create_client(KEY, base_url=server.base_url, http_client=own)
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            client.chat(message="hi", timeout=0.5, max_retries=0)
+        elapsed = time.monotonic() - started
+    assert elapsed <= 0.5 + MARGIN
+
+
 @pytest.mark.anyio
 async def test_a_callers_own_async_http_client_is_held_to_the_deadline_too() -> None:
     with FaultServer(default=trickle(0.2)) as server:

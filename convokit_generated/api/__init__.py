@@ -6,9 +6,9 @@ with its own auth, retries, deadlines and typed errors. The descriptors are plai
 for any client or mock server to read.
 """
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import ModuleType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Required, TypedDict
 
 import attrs
 import httpx
@@ -86,19 +86,22 @@ class Operation:
     response_model: type | None
     """The 2xx response's model, with a `request_id` attribute."""
     responses: Mapping[int, DocumentedResponse]
+    idempotency_key: Parameter | None = attrs.field(init=False)
+    """The operation's Idempotency-Key header parameter, if it declares one."""
+    idempotent: bool = attrs.field(init=False)
+    """Safe to send twice: an idempotent method, or the server runs one Idempotency-Key once."""
 
-    @property
-    def idempotency_key(self) -> Parameter | None:
-        """The operation's Idempotency-Key header parameter, if it declares one."""
-        for parameter in self.parameters:
-            if parameter.location == "header" and parameter.wire_name.lower() == IDEMPOTENCY_KEY_HEADER.lower():
-                return parameter
-        return None
-
-    @property
-    def idempotent(self) -> bool:
-        """Safe to send twice: an idempotent method, or the server runs one Idempotency-Key once."""
-        return self.method in _IDEMPOTENT_METHODS or self.idempotency_key is not None
+    def __attrs_post_init__(self) -> None:
+        key = next(
+            (
+                parameter
+                for parameter in self.parameters
+                if parameter.location == "header" and parameter.wire_name.lower() == IDEMPOTENCY_KEY_HEADER.lower()
+            ),
+            None,
+        )
+        object.__setattr__(self, "idempotency_key", key)
+        object.__setattr__(self, "idempotent", self.method in _IDEMPOTENT_METHODS or key is not None)
 
     @property
     def errors(self) -> Mapping[int, DocumentedResponse]:
@@ -120,7 +123,7 @@ _WITH_REQUEST_ID: Final[Mapping[type, type]] = {
 
 
 def _describe(module: ModuleType) -> Operation:
-    data = _OPERATIONS_DATA[module.OPERATION_KEY]
+    data = _OPERATIONS_DATA[module.NAME]
     python_names: dict[tuple[str, str], str] = {}
     for location, names in (
         ("path", module.PATH_PARAMETERS),
@@ -182,6 +185,14 @@ OPERATIONS: Final[Mapping[str, Operation]] = {
 """Every operation, by Python name."""
 
 Timeout = float | httpx.Timeout | None
+
+CALL_OPTIONS: Final = (
+    "timeout",
+    "total_timeout",
+    "max_retries",
+    "extra_headers",
+)
+"""The per-call options every method takes besides the operation's own arguments."""
 
 
 class SyncApi:
@@ -264,3 +275,129 @@ class AsyncApi:
             },
         )
         return result
+
+
+class ChatRequestDict(TypedDict, total=False):
+    message: Required["str"]
+    conversationId: "str"
+    widgetId: "str"
+    instanceId: "str"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict]"
+
+
+ChatRequestDict.__doc__ = """ChatRequest as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class ChatMessageDict(TypedDict, total=False):
+    role: Required["ChatMessageRole"]
+    content: Required["str"]
+
+
+ChatMessageDict.__doc__ = """ChatMessage as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class ChatResponseDict(TypedDict, total=False):
+    reply: Required["str"]
+    conversation_id: Required["str"]
+    usage: Required["Usage | UsageDict"]
+
+
+ChatResponseDict.__doc__ = """ChatResponse as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class UsageDict(TypedDict, total=False):
+    prompt_tokens: Required["int"]
+    completion_tokens: Required["int"]
+    total_tokens: Required["int"]
+
+
+UsageDict.__doc__ = """Usage as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class ErrorBodyDict(TypedDict, total=False):
+    error: Required["ErrorDetail | ErrorDetailDict"]
+
+
+ErrorBodyDict.__doc__ = """ErrorBody as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class ErrorDetailDict(TypedDict, total=False):
+    type: Required["str"]
+    message: Required["str"]
+    code: "str"
+    param: "str"
+
+
+ErrorDetailDict.__doc__ = """ErrorDetail as a dict of its JSON fields (what its to_dict() returns):
+a request takes either."""
+
+
+class CreateChatOptions(TypedDict, total=False):
+    message: Required["str"]
+    conversationId: "str | None"
+    widgetId: "str | None"
+    instanceId: "str | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    totalTimeout: "float | None"
+    maxRetries: "int"
+    extraHeaders: "Mapping[str, str]"
+
+
+CreateChatOptions.__doc__ = """create_chat's options as one JS-style dict: the body's fields by their
+JSON names, the parameters and per-call options in camelCase."""
+
+
+class CreateChatOptionalKeywords(TypedDict, total=False):
+    conversation_id: "str | None"
+    conversationId: "str | None"
+    widget_id: "str | None"
+    widgetId: "str | None"
+    instance_id: "str | None"
+    instanceId: "str | None"
+    chat_history: "Sequence[ChatMessage | ChatMessageDict] | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotency_key: "str | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    total_timeout: "float | None"
+    totalTimeout: "float | None"
+    max_retries: "int"
+    maxRetries: "int"
+    extra_headers: "Mapping[str, str]"
+    extraHeaders: "Mapping[str, str]"
+
+
+CreateChatOptionalKeywords.__doc__ = """create_chat's keyword arguments beside its required body fields (given
+in a dict, or alone), in every accepted spelling: all optional."""
+
+
+class CreateChatKeywords(TypedDict, total=False):
+    message: Required["str"]
+    conversation_id: "str | None"
+    conversationId: "str | None"
+    widget_id: "str | None"
+    widgetId: "str | None"
+    instance_id: "str | None"
+    instanceId: "str | None"
+    chat_history: "Sequence[ChatMessage | ChatMessageDict] | None"
+    chatHistory: "Sequence[ChatMessage | ChatMessageDict] | None"
+    idempotency_key: "str | None"
+    idempotencyKey: "str | None"
+    timeout: "Timeout"
+    total_timeout: "float | None"
+    totalTimeout: "float | None"
+    max_retries: "int"
+    maxRetries: "int"
+    extra_headers: "Mapping[str, str]"
+    extraHeaders: "Mapping[str, str]"
+
+
+CreateChatKeywords.__doc__ = """create_chat's keyword arguments in every accepted spelling (snake_case,
+camelCase, JSON names); a required one that has a single spelling is Required."""

@@ -19,7 +19,7 @@ class ChatRequest:
     """One user message, with optional threading and context.
 
     Attributes:
-        message (str): The user message to send.
+        message (str): The user message to send (not blank).
         conversation_id (str | Unset): Use for follow-up messages in the same thread (the `conversation_id` of an
             earlier reply).
         widget_id (str | Unset): Identifier for grouping (e.g. bot name, channel).

@@ -8,6 +8,7 @@ import asyncio
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -94,6 +95,9 @@ class _Gate:
     def open(self) -> None:
         self._opened.set()
 
+    def close(self) -> None:
+        self._opened.clear()
+
 
 @pytest.fixture
 def two_connections(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,22 +168,34 @@ def test_a_connection_lost_mid_call_gives_its_queue_slot_back() -> None:
         client.close()
 
 
-def test_after_a_burst_only_max_idle_connections_stay_open(
+def test_a_bursts_connections_stay_open_for_reuse_until_they_expire(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(convokit._transport, "MAX_CONNECTIONS", 3)
-    monkeypatch.setattr(convokit._transport, "MAX_IDLE", 1)
     gate = _Gate()
     with MockServer(responder=gate) as server:
         client = convokit.create_client("sk_test_pool", base_url=server.base_url)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            held = [pool.submit(client.chat, message=f"held {n}") for n in range(3)]
-            gate.wait_for(3)  # three connections open at once
-            gate.open()
-            assert [future.result(timeout=30).reply for future in held] == ["done"] * 3
         transport = client._pool.http._transport
         assert isinstance(transport, convokit._transport.PoolTransport)
-        assert len(transport._connections._open) == 1  # two were closed when returned
+
+        def burst() -> None:
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                held = [pool.submit(client.chat, message=f"held {n}") for n in range(3)]
+                gate.wait_for(3)  # three connections in use at once
+                gate.open()
+                assert [future.result(timeout=30).reply for future in held] == ["done"] * 3
+
+        burst()
+        opened = list(transport._connections._open)
+        assert len(opened) == 3 and transport._connections.free == 3  # all kept alive
+        gate.close()
+        burst()  # the next burst reuses them: no connection made or closed
+        assert list(transport._connections._open) == opened
+        # Idle past the keep-alive expiry, they are closed when the next call takes one.
+        monkeypatch.setattr(convokit._transport, "KEEPALIVE_EXPIRY", 0.05)
+        time.sleep(0.1)
         assert client.chat(message="again").reply == "done"
+        assert len(transport._connections._open) == 1
+        assert not set(transport._connections._open) & set(opened)
         client.close()
         assert not transport._connections._open

@@ -11,7 +11,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 
@@ -19,7 +19,7 @@ from convokit_generated.api import AsyncApi, Operation, SyncApi
 
 from ._arguments import wire_arguments
 from ._call import Call
-from ._config import DEFAULT_TIMEOUT, ClientConfig, resolve_config, updated_config
+from ._config import DEFAULT_TIMEOUT, ClientConfig, HttpBackend, resolve_config, updated_config
 from ._conversation import AsyncConversation, Conversation
 from ._exceptions import ConvoKitError
 from ._logging import configure_from_env
@@ -34,13 +34,25 @@ from ._options import (
 from ._retry import DEFAULT_MAX_RETRIES
 from ._transport import LIMITS, AsyncPoolTransport, PoolTransport, proxy_mounts
 
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpSession
+
 __all__ = ["AsyncClient", "Client", "create_async_client", "create_client"]
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
 
 
-class _Pool(Generic[HttpClient]):
-    """The httpx client a client and its with_options() copies share.
+class _Closable(Protocol):
+    @property
+    def is_closed(self) -> bool: ...
+
+
+Pooled = TypeVar("Pooled", bound=_Closable)
+"""What a _Pool holds: an httpx client, or the aiohttp backend's session."""
+
+
+class _Pool(Generic[Pooled]):
+    """The httpx client (or aiohttp session) a client and its with_options() copies share.
 
     A pool the SDK made is replaced in a forked child (sockets inherited from the
     parent would interleave two processes' bytes on one connection) and, for the async
@@ -51,17 +63,17 @@ class _Pool(Generic[HttpClient]):
 
     __slots__ = ("_closed", "_factory", "_http", "_owner", "owned")
 
-    _factory: Callable[[], HttpClient]
-    _http: HttpClient
+    _factory: Callable[[], Pooled]
+    _http: Pooled
 
-    def __init__(self, factory: Callable[[], HttpClient], given: HttpClient | None) -> None:
+    def __init__(self, factory: Callable[[], Pooled], given: Pooled | None) -> None:
         self._factory = factory
         self._http = given if given is not None else factory()
         self.owned = given is None
         self._owner: object = os.getpid()
         self._closed = False
 
-    def get(self, owner: object) -> HttpClient:
+    def get(self, owner: object) -> Pooled:
         """The pool for `owner` (the process, or the process and event loop, calling)."""
         if owner != self._owner and self.owned:
             if not self.belongs_to(owner):
@@ -83,13 +95,13 @@ class _Pool(Generic[HttpClient]):
         self._closed = True
 
     @property
-    def http(self) -> HttpClient:
+    def http(self) -> Pooled:
         return self._http
 
 
 class _BaseClient(Generic[HttpClient]):
     _config: ClientConfig
-    _pool: _Pool[HttpClient]
+    _pool: _Pool[Any]  # each client says what its pool holds
 
     def __init__(
         self,
@@ -103,6 +115,7 @@ class _BaseClient(Generic[HttpClient]):
         http_client: HttpClient | None = None,
         allow_insecure: bool = False,
         proxy: str | httpx.URL | httpx.Proxy | None = None,
+        http_backend: HttpBackend = "httpx",
     ) -> None:
         options = {name: value for name, value in locals().items() if name in CLIENT_OPTIONS}
         configure_from_env()
@@ -115,13 +128,24 @@ class _BaseClient(Generic[HttpClient]):
             )
         if http_client is not None and proxy is not None:
             raise TypeError("proxy= has no effect with your own http_client: set it there")
+        if self._config.http_backend != "httpx":
+            if expected is httpx.Client:
+                raise ValueError(
+                    "http_backend='aiohttp' is for create_async_client(); the sync "
+                    "client sends through httpx"
+                )
+            if http_client is not None:
+                raise TypeError(
+                    "http_client is an httpx client: leave it out with "
+                    f"http_backend={self._config.http_backend!r}"
+                )
         self._pool = _Pool(self._new_http_client, http_client)
 
     @classmethod
     def _http_client_type(cls) -> type[HttpClient]:
         raise NotImplementedError
 
-    def _new_http_client(self) -> HttpClient:
+    def _new_http_client(self) -> _Closable:
         raise NotImplementedError
 
     @property
@@ -143,7 +167,7 @@ class _BaseClient(Generic[HttpClient]):
     def with_options(self, **options: Any) -> Self:
         """A copy of this client with some options replaced, sharing its connection pool."""
         changes = merge_options(None, options, CLIENT_SPELLINGS, "with_options()")
-        for pool_option in ("http_client", "proxy"):
+        for pool_option in ("http_client", "proxy", "http_backend"):
             if pool_option in changes:
                 raise TypeError(
                     f"with_options() cannot change {pool_option} (the copy shares the "
@@ -205,6 +229,7 @@ class Client(_BaseClient[httpx.Client]):
     """
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
+    _pool: _Pool[httpx.Client]
 
     @classmethod
     def _http_client_type(cls) -> type[httpx.Client]:
@@ -313,13 +338,18 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     """
 
     _sleep: Callable[[float], Any] = staticmethod(_anyio_sleep)
+    _pool: _Pool[httpx.AsyncClient | AiohttpSession]
 
     @classmethod
     def _http_client_type(cls) -> type[httpx.AsyncClient]:
         return httpx.AsyncClient
 
-    def _new_http_client(self) -> httpx.AsyncClient:
+    def _new_http_client(self) -> httpx.AsyncClient | AiohttpSession:
         ssl_context = _ssl_context()
+        if self._config.http_backend == "aiohttp":
+            from ._aiohttp import AiohttpSession  # not at import: aiohttp is optional
+
+            return AiohttpSession(self._config, ssl_context)
         return httpx.AsyncClient(
             timeout=self._config.timeout,
             follow_redirects=False,
@@ -346,6 +376,8 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     async def _run(self, call: Call) -> Any:
         http = self._pool.get(_event_loop())
+        if not isinstance(http, httpx.AsyncClient):
+            return await http.run(call, self._sleep)  # the aiohttp backend (_aiohttp.py)
         request = _build_request(http, call)
         while True:
             deadline = call.start_attempt(request)

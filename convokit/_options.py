@@ -26,6 +26,7 @@ CLIENT_OPTIONS = (
     "http_client",
     "allow_insecure",
     "proxy",
+    "http_backend",
 )
 """Options of create_client() / Client(), by their Python names."""
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import json
 import os
@@ -174,12 +175,41 @@ async def _client(contender: str, url: str) -> Any:
             yield lambda: client.chat(message=MESSAGE)
 
 
+class _GarbageCollections:
+    """CPU seconds spent in the cyclic garbage collector while it is installed: with a
+    thousand calls' objects alive at once, its full collections are a large share of a
+    burst's CPU, and they grow with what each call allocates."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._started
+
+    def __enter__(self) -> _GarbageCollections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self)
+
+
 async def _burst(call: Call, count: int) -> dict[str, float]:
-    started, cpu = time.perf_counter(), time.process_time()
-    results = await asyncio.gather(*(call() for _ in range(count)), return_exceptions=True)
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with _GarbageCollections() as collections:
+        started, cpu = time.perf_counter(), time.process_time()
+        results = await asyncio.gather(*(call() for _ in range(count)), return_exceptions=True)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     errors = [result for result in results if isinstance(result, BaseException)]
-    measured: dict[str, Any] = {"wall": wall, "cpu": cpu, "errors": len(errors)}
+    measured: dict[str, Any] = {
+        "wall": wall,
+        "cpu": cpu,
+        "gc": collections.seconds,
+        "errors": len(errors),
+    }
     if errors:
         measured["first_error"] = f"{type(errors[0]).__name__}: {errors[0]}"[:300]
     return measured
@@ -235,6 +265,13 @@ class Row:
         """CPU seconds per 1,000 calls over both bursts."""
         return statistics.median(
             (run["cold"]["cpu"] + run["warm"]["cpu"]) / (2 * self.calls) * 1000 for run in self.runs
+        )
+
+    @property
+    def gc_per_1000(self) -> float:
+        """Of cpu_per_1000, the seconds in the garbage collector."""
+        return statistics.median(
+            (run["cold"]["gc"] + run["warm"]["gc"]) / (2 * self.calls) * 1000 for run in self.runs
         )
 
     @property
@@ -323,7 +360,8 @@ def row_line(row: Row, rows: list[Row]) -> str:
         f"{row.calls} concurrent, {row.delay_ms / 1000:g} s latency, {row.contender}: "
         f"wall cold {cold:.3f} s ({cold / limit.median('cold', 'wall'):.2f}x), "
         f"warm {warm:.3f} s ({warm / limit.median('warm', 'wall'):.2f}x); "
-        f"CPU {row.cpu_per_1000:.3f} s/1000 calls ({row.cpu_per_1000 / limit.cpu_per_1000:.2f}x); "
+        f"CPU {row.cpu_per_1000:.3f} s/1000 calls ({row.cpu_per_1000 / limit.cpu_per_1000:.2f}x, "
+        f"GC {row.gc_per_1000:.3f}); "
         f"errors {row.errors}; fds {row.fds}; RSS +{row.rss_growth_mb:.1f} MB"
     )
     error = row.first_error()
@@ -399,8 +437,8 @@ def table_markdown(rows: list[Row]) -> list[str]:
     """The concurrency table, for docs/benchmarks.md."""
     lines = [
         "| calls | latency | client | wall cold | wall warm | CPU s / 1000 calls "
-        "| errors | fds before/open/after | RSS growth | runs |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| of which GC | errors | fds before/open/after | RSS growth | runs |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         limit = limit_of(row, rows)
@@ -410,7 +448,8 @@ def table_markdown(rows: list[Row]) -> list[str]:
             f"| {cold:.3f} s ({cold / limit.median('cold', 'wall'):.2f}x) "
             f"| {warm:.3f} s ({warm / limit.median('warm', 'wall'):.2f}x) "
             f"| {row.cpu_per_1000:.3f} ({row.cpu_per_1000 / limit.cpu_per_1000:.2f}x) "
-            f"| {row.errors} | {row.fds} | {row.rss_growth_mb:.1f} MB | {len(row.runs)} |"
+            f"| {row.gc_per_1000:.3f} | {row.errors} | {row.fds} "
+            f"| {row.rss_growth_mb:.1f} MB | {len(row.runs)} |"
         )
     return lines
 

@@ -221,3 +221,19 @@ async def test_a_deadline_before_a_connection_means_the_request_was_not_sent(
     assert isinstance(raised.value.__cause__, httpx.ConnectTimeout)
     assert elapsed < 1.5
     assert len(slow.received) == 1
+
+
+def test_one_client_serves_several_asyncio_event_loops_in_turn() -> None:
+    with MockServer() as server:
+        client = create_async_client(KEY, base_url=server.base_url, http_backend="aiohttp")
+
+        async def chat(message: str) -> str:
+            return (await client.chat(message=message)).reply
+
+        # A session (and its connections) for each loop: the first is closed by now.
+        first, second = asyncio.run(chat("first loop")), asyncio.run(chat("second loop"))
+        asyncio.run(client.aclose())
+    assert [first, second] == [
+        'You said: "first loop" (turn 1 of this conversation)',
+        'You said: "second loop" (turn 1 of this conversation)',
+    ]

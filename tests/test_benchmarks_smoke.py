@@ -87,8 +87,8 @@ def test_quick_benchmark_run_prints_every_figure_as_a_ratio(tmp_path: Path) -> N
     ]
     for cell in cells:
         if cell[2].startswith("convokit"):
-            assert cell[6] == "0", cell  # errors
-            before, _, after = cell[7].split("/")
+            assert cell[7] == "0", cell  # errors
+            before, _, after = cell[8].split("/")
             assert int(after) <= int(before), cell  # fds back after aclose()
     # What is not timing is checked: no call failed and aclose() left no descriptor open.
     (fds,) = [line for line in lines if "open fds convokit before/during/after" in line]

@@ -479,5 +479,7 @@ def create_client(api_key_or_options: ClientInput = None, /, **options: Any) -> 
 
 
 def create_async_client(api_key_or_options: ClientInput = None, /, **options: Any) -> AsyncClient:
-    """An asynchronous client; same arguments as `create_client`."""
+    """An asynchronous client; same arguments as `create_client`, and `http_backend`:
+    "httpx" (the default) or "aiohttp" (the `convokit-server[aiohttp]` extra, asyncio
+    only, for many calls at once: README "High concurrency")."""
     return AsyncClient(**_client_options(api_key_or_options, options, "create_async_client()"))

@@ -350,6 +350,23 @@ def test_no_proxy_bypasses_the_proxy(
     assert len(tls_server.received) == 1
 
 
+@pytest.mark.anyio
+async def test_no_proxy_bypasses_the_proxy_async(
+    tls_server: FaultServer,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    async_backend: str,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    async with create_async_client(
+        KEY, base_url=tls_server.base_url, http_backend=async_backend
+    ) as client:
+        assert (await client.chat(message="direct")).reply
+    assert proxy.log.heads == []
+    assert len(tls_server.received) == 1
+
+
 def test_http_proxy_carries_plain_http_calls(
     proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch, no_proxy_environment: None
 ) -> None:

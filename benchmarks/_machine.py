@@ -30,7 +30,10 @@ def load_average() -> str:
 
 def describe() -> list[str]:
     """One line per fact about the machine and the software measured."""
-    packages = ["convokit-server", "httpx", "httpcore", "anyio", "h11", "attrs", "sniffio"]
+    packages = [
+        *("convokit-server", "httpx", "httpcore", "anyio", "h11", "attrs", "sniffio"),
+        *("aiohttp", "yarl", "multidict"),
+    ]
     versions = []
     for name in packages:
         try:

@@ -13,7 +13,8 @@ MESSAGE = "What are your support hours?"
 
 @dataclass
 class Figure:
-    """One measured figure: the SDK's value, its raw-httpx twin's, and the target."""
+    """One measured figure: the SDK's value, its raw twin's (raw httpx unless `baseline`
+    names another), and the target."""
 
     name: str
     unit: str
@@ -22,6 +23,7 @@ class Figure:
     target: str = ""
     met: bool | None = None
     notes: list[str] = field(default_factory=list)
+    baseline: str = "raw httpx"
 
     @property
     def ratio(self) -> float:
@@ -31,7 +33,7 @@ class Figure:
         verdict = {None: "", True: "  [target met]", False: "  [target MISSED]"}[self.met]
         target = f"  (target {self.target})" if self.target else ""
         return (
-            f"{self.name}: convokit {self.sdk:.4g} {self.unit} vs raw httpx {self.raw:.4g} "
+            f"{self.name}: convokit {self.sdk:.4g} {self.unit} vs {self.baseline} {self.raw:.4g} "
             f"{self.unit} = {self.ratio:.4f}x{target}{verdict}"
         )
 

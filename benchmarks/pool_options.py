@@ -122,7 +122,7 @@ def options(url: str, calls: int) -> list[tuple[str, Callable[[], Any]]]:
             ),
         ),
         (
-            "E convokit: 1000-slot FIFO queue, 1000 one-connection pools, 100 kept alive (shipped)",
+            "E convokit: 1000-slot FIFO queue, 1000 one-connection pools, all kept alive (shipped)",
             lambda: sdk(url, calls),
         ),
     ]

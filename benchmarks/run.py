@@ -14,11 +14,13 @@ import argparse
 import datetime
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import coldstart
 import concurrency
+import high_concurrency
 import memory
 import percall
 from _machine import describe
@@ -40,6 +42,11 @@ class Sizes:
     concurrent_calls: int
     delay_ms: float
     memory_calls: int
+    table_calls: tuple[int, ...]
+    """The concurrency table's sizes: the first is judged against the targets."""
+    table_delays_ms: tuple[float, ...]
+    """Its server latencies: the last is judged against the targets."""
+    table_rounds: int
 
 
 FULL = Sizes(
@@ -49,6 +56,9 @@ FULL = Sizes(
     concurrent_calls=1000,
     delay_ms=75,
     memory_calls=10_000,
+    table_calls=(1000, 10_000),
+    table_delays_ms=(0, 500),
+    table_rounds=3,
 )
 QUICK = Sizes(
     blocks=4,
@@ -57,11 +67,14 @@ QUICK = Sizes(
     concurrent_calls=100,
     delay_ms=20,
     memory_calls=300,
+    table_calls=(50, 1200),
+    table_delays_ms=(0, 50),
+    table_rounds=1,
 )
 
 
-def measure(sizes: Sizes, full: bool) -> list[Figure]:
-    """Every figure, printed as soon as it is known."""
+def measure(sizes: Sizes, full: bool) -> tuple[list[Figure], list[high_concurrency.Row]]:
+    """Every figure and the concurrency table's rows, printed as soon as known."""
     figures: list[Figure] = []
 
     def report(new: list[Figure]) -> None:
@@ -87,10 +100,27 @@ def measure(sizes: Sizes, full: bool) -> list[Figure]:
                 slow_server.url, sizes.concurrent_calls, sizes.delay_ms, compare_same_limits=full
             )
         )
-    return figures
+    # The load servers of the table, one per latency, each a process of its own.
+    with ExitStack() as servers:
+        urls = {
+            delay: servers.enter_context(running_server(delay_ms=delay)).url
+            for delay in sizes.table_delays_ms
+        }
+        print("concurrency table (each figure's ratio is to the raw-socket limit):", flush=True)
+        rows = high_concurrency.run_table(
+            urls.__getitem__,
+            list(sizes.table_calls),
+            list(sizes.table_delays_ms),
+            sizes.table_rounds,
+            progress=lambda line: print(f"  {line}", flush=True),
+        )
+    report(high_concurrency.target_figures(rows, sizes.table_calls[0], sizes.table_delays_ms[-1]))
+    return figures, rows
 
 
-def results_markdown(figures: list[Figure], machine: list[str], command: str) -> str:
+def results_markdown(
+    figures: list[Figure], rows: list[high_concurrency.Row], machine: list[str], command: str
+) -> str:
     """The generated section of docs/benchmarks.md."""
     lines = [
         START,
@@ -98,16 +128,23 @@ def results_markdown(figures: list[Figure], machine: list[str], command: str) ->
         "",
         *[f"- {fact}" for fact in machine],
         "",
-        "| figure | convokit | raw httpx | ratio | target | met |",
+        "| figure | convokit | raw twin | ratio | target | met |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for figure in figures:
         met = {None: "", True: "yes", False: "**no**"}[figure.met]
         lines.append(
-            f"| {figure.name} | {figure.sdk:.4g} {figure.unit} | {figure.raw:.4g} {figure.unit} "
-            f"| {figure.ratio:.4f}x | {figure.target} | {met} |"
+            f"| {figure.name} | {figure.sdk:.4g} {figure.unit} | {figure.baseline} "
+            f"{figure.raw:.4g} {figure.unit} | {figure.ratio:.4f}x | {figure.target} | {met} |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "The concurrency table (`benchmarks/high_concurrency.py`; ratios to the raw-socket limit "
+        "of the same size and latency, medians over the runs):",
+        "",
+        *high_concurrency.table_markdown(rows),
+        "",
+    ]
     for figure in figures:
         for note in figure.notes:
             lines.append(f"- {figure.name}: {note}")
@@ -143,12 +180,12 @@ def main() -> int:
     for fact in machine:
         print(fact)
     started = time.perf_counter()
-    figures = measure(sizes, full=not args.quick)
+    figures, rows = measure(sizes, full=not args.quick)
     print(f"all benchmarks ran in {time.perf_counter() - started:.0f} s")
     output = args.output if args.output is not None else (None if args.quick else DOC)
     if output is not None:
         command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
-        write_results(output, results_markdown(figures, machine, command))
+        write_results(output, results_markdown(figures, rows, machine, command))
         print(f"results written to {output}")
     missed = [figure.name for figure in figures if figure.met is False]
     if missed:

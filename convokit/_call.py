@@ -8,7 +8,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -25,7 +25,7 @@ from ._exceptions import (
     status_error,
 )
 from ._logging import logger
-from ._parse import parse_model
+from ._parse import parse_body
 from ._retry import (
     is_retryable_exception,
     is_retryable_status,
@@ -104,6 +104,14 @@ class Call:
         model's answer) from now, cut to `total_timeout`'s end: the SDK's pool holds every
         connect, write and read of the attempt to it, a body that trickles in included.
         """
+        timeout, deadline = self.next_attempt()
+        request.extensions["timeout"] = (timeout or _NO_TIMEOUT).as_dict()
+        request.extensions[DEADLINE] = deadline
+        return deadline
+
+    def next_attempt(self) -> tuple[httpx.Timeout | None, float | None]:
+        """start_attempt() for a sender that takes no httpx request: the attempt's time
+        limits (cut to what is left of total_timeout) and its deadline."""
         self.attempt += 1
         now = time.monotonic()
         timeout = self._timeout
@@ -119,18 +127,13 @@ class Call:
             if deadline is None or self._deadline < deadline:
                 deadline = self._deadline
         self._attempt_deadline = deadline
-        request.extensions["timeout"] = (timeout or _NO_TIMEOUT).as_dict()
-        request.extensions[DEADLINE] = deadline
-        return deadline
+        return timeout, deadline
 
     def after_response(self, response: httpx.Response) -> object:
         """The parsed 2xx model (None when the spec gives the 2xx no body), or the seconds
         to wait before retrying as a float; raises a final error."""
         if 200 <= response.status_code < 300:
-            if logger.isEnabledFor(logging.INFO):  # the header lookup is not free
-                self._log_attempt(response.status_code, response.headers.get("x-request-id"))
-            model = self._operation.response_model
-            return None if model is None else parse_model(response, model)
+            return self.after_success(response.status_code, response.headers.get, response.content)
         error = status_error(response)
         # A request that reached the server is sent again only if the operation is
         # idempotent: a safe method, or one whose Idempotency-Key the server runs once.
@@ -138,6 +141,16 @@ class Call:
             response.status_code, error.code
         )
         return self._retry_or_raise(error, retryable, response.headers, response.status_code)
+
+    def after_success(
+        self, status_code: int, header: Callable[[str], str | None], content: bytes
+    ) -> object:
+        """after_response() for a 2xx, from its parts: `header` looks a response header up
+        (case-insensitively). The parsed model, or None when the spec gives it no body."""
+        if logger.isEnabledFor(logging.INFO):
+            self._log_attempt(status_code, header("x-request-id"))
+        model = self._operation.response_model
+        return None if model is None else parse_body(status_code, header, content, model)
 
     def after_exception(self, exception: httpx.RequestError) -> float:
         """The seconds to wait before retrying after a transport failure; raises a final error."""

@@ -11,7 +11,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, Unpack, overload
 
 import httpx
 
@@ -42,13 +42,25 @@ from ._transport import (
     proxy_mounts,
 )
 
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpSession
+
 __all__ = ["AsyncClient", "Client", "create_async_client", "create_client"]
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
 
 
-class _Pool(Generic[HttpClient]):
-    """The httpx client a client and its with_options() copies share.
+class _Closable(Protocol):
+    @property
+    def is_closed(self) -> bool: ...
+
+
+Pooled = TypeVar("Pooled", bound=_Closable)
+"""What a _Pool holds: an httpx client, or the aiohttp backend's session."""
+
+
+class _Pool(Generic[Pooled]):
+    """The httpx client (or aiohttp session) a client and its with_options() copies share.
 
     A pool the SDK made is replaced in a forked child (sockets inherited from the
     parent would interleave two processes' bytes on one connection) and, for the async
@@ -59,17 +71,17 @@ class _Pool(Generic[HttpClient]):
 
     __slots__ = ("_closed", "_factory", "_http", "_owner", "owned")
 
-    _factory: Callable[[], HttpClient]
-    _http: HttpClient
+    _factory: Callable[[], Pooled]
+    _http: Pooled
 
-    def __init__(self, factory: Callable[[], HttpClient], given: HttpClient | None) -> None:
+    def __init__(self, factory: Callable[[], Pooled], given: Pooled | None) -> None:
         self._factory = factory
         self._http = given if given is not None else factory()
         self.owned = given is None
         self._owner: object = os.getpid()
         self._closed = False
 
-    def get(self, owner: object) -> HttpClient:
+    def get(self, owner: object) -> Pooled:
         """The pool for `owner` (the process, or the process and event loop, calling)."""
         if owner != self._owner and self.owned:
             if not self.belongs_to(owner):
@@ -91,13 +103,13 @@ class _Pool(Generic[HttpClient]):
         self._closed = True
 
     @property
-    def http(self) -> HttpClient:
+    def http(self) -> Pooled:
         return self._http
 
 
 class _BaseClient(Generic[HttpClient]):
     _config: ClientConfig
-    _pool: _Pool[HttpClient]
+    _pool: _Pool[Any]  # each client says what its pool holds
 
     def _configure(self, given: Mapping[str, Any]) -> None:
         """Sets the client up from its options (any spelling), checked before any I/O."""
@@ -114,13 +126,24 @@ class _BaseClient(Generic[HttpClient]):
             )
         if http_client is not None and proxy is not None:
             raise TypeError("proxy= has no effect with your own http_client: set it there")
+        if self._config.http_backend != "httpx":
+            if expected is httpx.Client:
+                raise ValueError(
+                    "http_backend='aiohttp' is for create_async_client(); the sync "
+                    "client sends through httpx"
+                )
+            if http_client is not None:
+                raise TypeError(
+                    "http_client is an httpx client: leave it out with "
+                    f"http_backend={self._config.http_backend!r}"
+                )
         self._pool = _Pool(self._new_http_client, http_client)
 
     @classmethod
     def _http_client_type(cls) -> type[HttpClient]:
         raise NotImplementedError
 
-    def _new_http_client(self) -> HttpClient:
+    def _new_http_client(self) -> _Closable:
         raise NotImplementedError
 
     @property
@@ -142,7 +165,7 @@ class _BaseClient(Generic[HttpClient]):
     def with_options(self, **options: Unpack[ClientSettings]) -> Self:
         """A copy of this client with some options replaced, sharing its connection pool."""
         changes = merge_options(None, options, CLIENT_SPELLINGS, "with_options()")
-        for pool_option in ("http_client", "proxy"):
+        for pool_option in ("http_client", "proxy", "http_backend"):
             if pool_option in changes:
                 raise TypeError(
                     f"with_options() cannot change {pool_option} (the copy shares the "
@@ -204,6 +227,7 @@ class Client(_BaseClient[httpx.Client]):
     """
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
+    _pool: _Pool[httpx.Client]
 
     def __init__(self, **options: Unpack[ClientOptions]) -> None:
         """Options (snake_case or camelCase) as for `create_client`."""
@@ -325,6 +349,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     """
 
     _sleep: Callable[[float], Any] = staticmethod(_anyio_sleep)
+    _pool: _Pool[httpx.AsyncClient | AiohttpSession]
 
     def __init__(self, **options: Unpack[AsyncClientOptions]) -> None:
         """Options (snake_case or camelCase) as for `create_async_client`."""
@@ -334,8 +359,12 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     def _http_client_type(cls) -> type[httpx.AsyncClient]:
         return httpx.AsyncClient
 
-    def _new_http_client(self) -> httpx.AsyncClient:
+    def _new_http_client(self) -> httpx.AsyncClient | AiohttpSession:
         ssl_context = _ssl_context()
+        if self._config.http_backend == "aiohttp":
+            from ._aiohttp import AiohttpSession  # not at import: aiohttp is optional
+
+            return AiohttpSession(self._config, ssl_context)
         return httpx.AsyncClient(
             timeout=self._config.timeout,
             follow_redirects=False,
@@ -368,6 +397,8 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     async def _run(self, call: Call) -> Any:
         http = self._pool.get(_event_loop())
+        if not isinstance(http, httpx.AsyncClient):
+            return await http.run(call, self._sleep)  # the aiohttp backend (_aiohttp.py)
         request = _build_request(http, call)
         while True:
             deadline = call.start_attempt(request)
@@ -478,5 +509,7 @@ def create_async_client(
     /,
     **options: Unpack[AsyncClientOptions],
 ) -> AsyncClient:
-    """An asynchronous client; same arguments as `create_client`."""
+    """An asynchronous client; same arguments as `create_client`, and `http_backend`:
+    "httpx" (the default) or "aiohttp" (the `convokit-server[aiohttp]` extra, asyncio
+    only, for many calls at once: README "High concurrency")."""
     return AsyncClient(**_client_options(api_key_or_options, options, "create_async_client()"))

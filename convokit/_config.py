@@ -6,7 +6,7 @@ import ipaddress
 import os
 import platform
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 import attrs
 import httpx
@@ -20,6 +20,10 @@ API_KEY_ENV = "CONVOKIT_SECRET_KEY"
 BASE_URL_ENV = "CONVOKIT_BASE_URL"
 DEFAULT_BASE_URL = "https://api.convokit.dev"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+HttpBackend = Literal["httpx", "aiohttp"]
+"""What the async client sends through (`http_backend`): httpx, the default, or aiohttp
+(the `convokit-server[aiohttp]` extra); the sync client sends through httpx."""
+HTTP_BACKENDS: tuple[HttpBackend, ...] = get_args(HttpBackend)
 
 USER_AGENT = f"convokit-python/{__version__}"
 RUNTIME = (
@@ -57,6 +61,7 @@ class ClientConfig:
     default_headers: Mapping[str, str]
     allow_insecure: bool
     proxy: httpx.Proxy | None = None
+    http_backend: HttpBackend = "httpx"
     _base_headers: dict[str | None, Mapping[str, str]] = attrs.field(
         init=False, factory=dict, eq=False, repr=False
     )
@@ -94,6 +99,7 @@ def resolve_config(options: Mapping[str, Any]) -> ClientConfig:
         default_headers=check_headers("default_headers", options.get("default_headers") or {}),
         allow_insecure=allow_insecure,
         proxy=_proxy(options.get("proxy")),
+        http_backend=_http_backend(options.get("http_backend", "httpx")),
     )
 
 
@@ -143,6 +149,14 @@ def _proxy(value: object) -> httpx.Proxy | None:
             f"'proxy' must be an http://, https:// or socks5:// URL ({type(error).__name__})"
         ) from None
     return proxy
+
+
+def _http_backend(value: object) -> HttpBackend:
+    for backend in HTTP_BACKENDS:
+        if value == backend:
+            return backend
+    names = " or ".join(map(repr, HTTP_BACKENDS))
+    raise ValueError(f"'http_backend' must be {names}, got {value!r}")
 
 
 def _api_key(value: object) -> SecretKey:

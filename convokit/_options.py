@@ -9,7 +9,7 @@ openapi.yaml is a valid option after regeneration with no edit to this file.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 import httpx
 
@@ -17,6 +17,7 @@ from convokit_generated.api import CALL_OPTIONS, Operation
 from convokit_generated.types import Unset
 
 from ._arguments import WireArguments, slots, wire_arguments
+from ._config import HttpBackend
 
 
 class ClientSettings(TypedDict, total=False):
@@ -45,6 +46,8 @@ class ClientOptions(ClientSettings, total=False):
     http_client: httpx.Client | None
     httpClient: httpx.Client | None
     proxy: str | httpx.URL | httpx.Proxy | None
+    http_backend: Literal["httpx"]
+    httpBackend: Literal["httpx"]
 
 
 class AsyncClientOptions(ClientSettings, total=False):
@@ -54,6 +57,9 @@ class AsyncClientOptions(ClientSettings, total=False):
     http_client: httpx.AsyncClient | None
     httpClient: httpx.AsyncClient | None
     proxy: str | httpx.URL | httpx.Proxy | None
+    http_backend: HttpBackend
+    """"httpx" (the default) or "aiohttp" (the `convokit-server[aiohttp]` extra)."""
+    httpBackend: HttpBackend
 
 
 CLIENT_OPTIONS = tuple(name for name in ClientOptions.__annotations__ if name.islower())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
-import httpx
 
 from convokit_generated.types import Unset
 
@@ -15,23 +15,26 @@ from ._exceptions import APIResponseValidationError
 Model = TypeVar("Model")
 
 
-def parse_model(response: httpx.Response, model: type[Model]) -> Model:
-    """A 2xx response as `model` (a generated model, with its request_id set), or
-    APIResponseValidationError when the body is not one."""
-    request_id = response.headers.get("x-request-id")
+def parse_body(
+    status_code: int, header: Callable[[str], str | None], content: bytes, model: type[Model]
+) -> Model:
+    """A 2xx response's body as `model` (a generated model, with its request_id set), or
+    APIResponseValidationError when the body is not one. `header` looks a response
+    header up, case-insensitively (httpx's or aiohttp's headers' `get`)."""
+    request_id = header("x-request-id")
 
     def invalid(problem: str, body: object) -> APIResponseValidationError:
         return APIResponseValidationError(
-            f"{response.status_code} response does not match the API contract: {problem}",
-            status_code=response.status_code,
+            f"{status_code} response does not match the API contract: {problem}",
+            status_code=status_code,
             body=body,
             request_id=request_id,
         )
 
     try:
-        data = json.loads(response.content)
+        data = json.loads(content)
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
-        text = response.content.decode("utf-8", errors="replace")
+        text = content.decode("utf-8", errors="replace")
         raise invalid(f"body is not JSON: {text[:200]!r}", text) from None
     if not isinstance(data, dict):
         raise invalid(f"body is {type(data).__name__}, not an object", data)

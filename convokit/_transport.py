@@ -6,7 +6,8 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
@@ -18,9 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEADLINE",
+    "KEEPALIVE_EXPIRY",
     "LIMITS",
     "MAX_CONNECTIONS",
-    "MAX_IDLE",
     "AsyncDeadlineCheckedStream",
     "AsyncPoolTransport",
     "DeadlineCheckedStream",
@@ -38,9 +39,18 @@ Transport = TypeVar("Transport", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
 # lives in a one-connection httpx pool of its own, behind a first-come-first-served
 # queue of the SDK's.
 MAX_CONNECTIONS = 1000
-MAX_IDLE = 100  # connections kept alive after a burst, as httpx's own pool did
-_ONE_CONNECTION = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=30)
-LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=30)
+# Every connection of a burst stays open for the next one (reopening them costs more
+# than the whole call on a busy backend: docs/benchmarks.md), until it has been idle
+# this long; MAX_CONNECTIONS bounds how many there are.
+KEEPALIVE_EXPIRY = 30.0
+_ONE_CONNECTION = httpx.Limits(
+    max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY
+)
+LIMITS = httpx.Limits(
+    max_connections=MAX_CONNECTIONS,
+    max_keepalive_connections=MAX_CONNECTIONS,
+    keepalive_expiry=KEEPALIVE_EXPIRY,
+)
 
 DEADLINE = "convokit.deadline"
 """Request extension: the attempt's deadline (time.monotonic()), which the SDK's pools
@@ -69,13 +79,15 @@ def proxy_mounts(
 
 
 class _Connection(Generic[Transport]):
-    """One one-connection pool and the deadline its network backend holds it to."""
+    """One one-connection pool, the deadline its network backend holds it to, and since
+    when it has been free (time.monotonic())."""
 
-    __slots__ = ("deadline", "transport")
+    __slots__ = ("deadline", "free_since", "transport")
 
     def __init__(self, transport: Transport, deadline: Deadline) -> None:
         self.transport: Transport = transport
         self.deadline: Deadline = deadline
+        self.free_since = 0.0
 
 
 def _new_connection(
@@ -97,20 +109,24 @@ def _new_connection(
     return _Connection(transport, deadline)
 
 
+_NONE_RETIRED: Sequence[Any] = ()
+
+
 class _Connections(Generic[Transport]):
     """The one-connection pools of a client's transport, and which are free.
 
     Shared by both transports; they add the queue in front and the I/O. A free pool is
     reused last in, first out, so light traffic keeps to the same warm connection; a
     new one is made only when all are busy (the queue caps them at MAX_CONNECTIONS).
-    Past MAX_IDLE free ones, a returned pool is retired: its caller closes it.
+    When a pool is taken, those free for longer than KEEPALIVE_EXPIRY are retired (the
+    caller closes them): the longest free are at the bottom of the stack.
     """
 
     __slots__ = ("_free", "_make", "_open")
 
     def __init__(self, make: Callable[[], _Connection[Transport]]) -> None:
         self._open: dict[_Connection[Transport], None] = {}  # insertion-ordered set
-        self._free: list[_Connection[Transport]] = []
+        self._free: deque[_Connection[Transport]] = deque()
         self._make: Callable[[], _Connection[Transport]] = make
 
     @property
@@ -118,21 +134,36 @@ class _Connections(Generic[Transport]):
         """Pools handed out and not yet given back."""
         return len(self._open) - len(self._free)
 
-    def take(self) -> _Connection[Transport]:
-        """A free pool (a new one when none is free)."""
+    @property
+    def free(self) -> int:
+        """Pools kept open for reuse."""
+        return len(self._free)
+
+    def take(self) -> tuple[_Connection[Transport], Sequence[Transport]]:
+        """A free pool (a new one when none is free), and the pools retired as expired."""
+        retired = self._expired(time.monotonic())
         if self._free:
-            return self._free.pop()
+            return self._free.pop(), retired
         connection = self._make()
         self._open[connection] = None
-        return connection
+        return connection, retired
 
-    def give_back(self, connection: _Connection[Transport]) -> Transport | None:
-        """Takes a pool back; returns its transport when it is retired and must be closed."""
-        if len(self._free) < MAX_IDLE:
+    def give_back(self, connection: _Connection[Transport]) -> None:
+        """Takes a pool back, free for reuse."""
+        if connection in self._open:  # else close_all() came first: it is closed already
+            connection.free_since = time.monotonic()
             self._free.append(connection)
-            return None
-        self._open.pop(connection, None)  # absent when close_all() came first
-        return connection.transport
+
+    def _expired(self, now: float) -> Sequence[Transport]:
+        free = self._free
+        if not free or now - free[0].free_since <= KEEPALIVE_EXPIRY:
+            return _NONE_RETIRED
+        retired = []
+        while free and now - free[0].free_since > KEEPALIVE_EXPIRY:
+            connection = free.popleft()
+            del self._open[connection]
+            retired.append(connection.transport)
+        return retired
 
     def close_all(self) -> list[Transport]:
         """Every open pool, forgotten: the caller closes them."""
@@ -143,22 +174,22 @@ class _Connections(Generic[Transport]):
 
 
 class _Release(Generic[Transport]):
-    """Gives a request's pool and queue slot back, once, however often it is called;
-    returns the pool when it was retired (the caller closes it)."""
+    """Gives a request's pool and queue slot back, once, however often it is called."""
 
     __slots__ = ("_connection", "_give_back")
 
     def __init__(
         self,
-        give_back: Callable[[_Connection[Transport]], Transport | None],
+        give_back: Callable[[_Connection[Transport]], None],
         connection: _Connection[Transport],
     ) -> None:
-        self._give_back: Callable[[_Connection[Transport]], Transport | None] | None = give_back
+        self._give_back: Callable[[_Connection[Transport]], None] | None = give_back
         self._connection: _Connection[Transport] = connection
 
-    def __call__(self) -> Transport | None:
+    def __call__(self) -> None:
         give_back, self._give_back = self._give_back, None
-        return None if give_back is None else give_back(self._connection)
+        if give_back is not None:
+            give_back(self._connection)
 
 
 def _queue_wait_limit(request: httpx.Request) -> float | None:
@@ -192,9 +223,7 @@ class _ReleasingStream(httpx.SyncByteStream):
         try:
             self._stream.close()
         finally:
-            retired = self._release()
-            if retired is not None:
-                retired.close()
+            self._release()
 
 
 class _AsyncReleasingStream(httpx.AsyncByteStream):
@@ -214,9 +243,7 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
         try:
             await self._stream.aclose()
         finally:
-            retired = self._release()
-            if retired is not None:
-                await retired.aclose()
+            self._release()
 
 
 def _deadline_passed(deadline: float) -> httpx.ReadTimeout | None:
@@ -289,27 +316,24 @@ class PoolTransport(httpx.BaseTransport):
         if not self._queue.acquire(timeout=_queue_wait_limit(request)):
             raise _pool_timeout_error(request)
         with self._lock:
-            connection = self._connections.take()
+            connection, retired = self._connections.take()
+        for transport in retired:
+            transport.close()
         connection.deadline.at = request.extensions.get(DEADLINE)
         release = _Release(self._give_back, connection)
         try:
             response = connection.transport.handle_request(request)
         except BaseException:
-            retired = release()
-            if retired is not None:
-                retired.close()
+            release()
             raise
         assert isinstance(response.stream, httpx.SyncByteStream)
         response.stream = _ReleasingStream(response.stream, release)
         return response
 
-    def _give_back(
-        self, connection: _Connection[httpx.HTTPTransport]
-    ) -> httpx.HTTPTransport | None:
+    def _give_back(self, connection: _Connection[httpx.HTTPTransport]) -> None:
         with self._lock:
-            retired = self._connections.give_back(connection)
+            self._connections.give_back(connection)
         self._queue.release()
-        return retired
 
     def close(self) -> None:
         with self._lock:
@@ -345,26 +369,23 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             await _wait_for_slot(self._queue, request)
         else:
             await self._queue.acquire()  # returns at once (fast_acquire)
-        connection = self._connections.take()
+        connection, retired = self._connections.take()
+        for transport in retired:
+            await transport.aclose()
         connection.deadline.at = request.extensions.get(DEADLINE)
         release = _Release(self._give_back, connection)
         try:
             response = await connection.transport.handle_async_request(request)
         except BaseException:
-            retired = release()
-            if retired is not None:
-                await retired.aclose()
+            release()
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _AsyncReleasingStream(response.stream, release)
         return response
 
-    def _give_back(
-        self, connection: _Connection[httpx.AsyncHTTPTransport]
-    ) -> httpx.AsyncHTTPTransport | None:
-        retired = self._connections.give_back(connection)
+    def _give_back(self, connection: _Connection[httpx.AsyncHTTPTransport]) -> None:
+        self._connections.give_back(connection)
         self._queue.release()
-        return retired
 
     async def aclose(self) -> None:
         for transport in self._connections.close_all():

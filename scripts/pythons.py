@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 
 # What the end-to-end tests import besides the package: pinned by name from the dev extra.
-E2E_TOOLS = ("pytest", "pytest-timeout", "trio", "PyYAML", "jsonschema")
+E2E_TOOLS = ("pytest", "pytest-timeout", "trio", "PyYAML", "jsonschema", "aiohttp")
 
 _CLASSIFIER = re.compile(r"Programming Language :: Python :: (\d+)\.(\d+)$")
 _MINIMUM = re.compile(r">=\s*(\d+)\.(\d+)")

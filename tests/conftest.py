@@ -23,6 +23,33 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
+@pytest.fixture(params=["httpx", "aiohttp"])
+def async_backend(request: pytest.FixtureRequest) -> str:
+    """The async client's `http_backend`: a test that passes it to create_async_client()
+    runs on both backends, each under every event loop it supports (aiohttp: asyncio)."""
+    backend: str = request.param
+    return backend
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """aiohttp runs on asyncio only: with trio it is not a case to run, but one that
+    tests/test_aiohttp.py checks is refused."""
+    unsupported = [
+        item
+        for item in items
+        if _params(item).get("async_backend") == "aiohttp"
+        and _params(item).get("anyio_backend") == "trio"
+    ]
+    if unsupported:
+        config.hook.pytest_deselected(items=unsupported)
+        items[:] = [item for item in items if item not in unsupported]
+
+
+def _params(item: pytest.Item) -> dict[str, object]:
+    callspec = getattr(item, "callspec", None)
+    return {} if callspec is None else dict(callspec.params)
+
+
 @pytest.fixture(scope="session")
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 that no CA signed, and its key (made by the openssl CLI)."""

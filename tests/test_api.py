@@ -86,8 +86,10 @@ def test_the_generic_form_sends_what_chat_sends(server: FaultServer) -> None:
 
 
 @pytest.mark.anyio
-async def test_the_generic_form_async(server: FaultServer) -> None:
-    async with create_async_client(KEY, base_url=server.base_url) as client:
+async def test_the_generic_form_async(server: FaultServer, async_backend: str) -> None:
+    async with create_async_client(
+        KEY, base_url=server.base_url, http_backend=async_backend
+    ) as client:
         reply = await client.api.create_chat(message="Hi", idempotency_key="generic-async-1")
     assert reply.reply == "Hello from the fault server"
     assert reply.request_id is not None

@@ -8,6 +8,7 @@ import asyncio
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +31,21 @@ FIGURES = (
     "RSS growth over 300 sequential calls:",
     "100 concurrent AsyncClient.chat(), cold pool, requests/s:",
     "100 concurrent AsyncClient.chat(), warm pool, requests/s:",
+    # The concurrency table's targets, at its quick sizes (benchmarks/run.py QUICK).
+    "50 concurrent, 0.05 s latency, convokit, aiohttp backend, wall (cold burst):",
+    "50 concurrent, 0.05 s latency, convokit, httpx backend, wall (cold burst):",
+    "50 concurrent, 0.05 s latency, convokit, aiohttp backend, CPU per 1000 calls:",
+    "1200 concurrent, 0 s latency, convokit, httpx backend, wall (cold burst):",
+    "1200 concurrent, 0 s latency, convokit, aiohttp backend, wall (cold burst):",
+    "1200 concurrent, 0.05 s latency, convokit, httpx backend, wall (cold burst):",
+    "1200 concurrent, 0.05 s latency, convokit, aiohttp backend, wall (cold burst):",
+)
+TABLE_CONTENDERS = (
+    "raw asyncio streams",
+    "raw aiohttp",
+    "raw httpx",
+    "convokit, httpx backend",
+    "convokit, aiohttp backend",
 )
 
 
@@ -48,7 +64,7 @@ def test_quick_benchmark_run_prints_every_figure_as_a_ratio(tmp_path: Path) -> N
     lines = result.stdout.splitlines()
     for name in FIGURES:
         (line,) = [line for line in lines if line.startswith(name)]
-        assert " vs raw httpx " in line
+        assert " vs raw " in line
         ratio = float(line.split(" = ")[1].split("x")[0])  # the ratio to the raw twin
         # Every figure is a time or a rate, except RSS growth, which is 0 when the SDK
         # grew by less than a page: a ratio of 0 there is a pass, not a missing figure.
@@ -56,8 +72,24 @@ def test_quick_benchmark_run_prints_every_figure_as_a_ratio(tmp_path: Path) -> N
     written = output.read_text(encoding="utf-8")
     assert written.startswith("<!-- results:start -->")
     assert written.rstrip().endswith("<!-- results:end -->")
-    rows = [row for row in written.splitlines() if row.startswith("| ")]
+    figures, table = written.split("The concurrency table", 1)
+    rows = [row for row in figures.splitlines() if row.startswith("| ")]
     assert len(rows) == 2 + len(FIGURES)  # header, separator, one row a figure
+    # The table: every contender at the small size, all but raw httpx (whose pool would
+    # take minutes) past MAX_CONNECTIONS, and no call failed on the SDK's backends.
+    cells = [row.split(" | ") for row in table.splitlines() if row.startswith("| ")][2:]
+    assert [(cell[0], cell[2]) for cell in cells] == [
+        (f"| {calls}", contender)
+        for calls in (50, 1200)
+        for _latency in (0, 1)
+        for contender in TABLE_CONTENDERS
+        if calls == 50 or contender != "raw httpx"
+    ]
+    for cell in cells:
+        if cell[2].startswith("convokit"):
+            assert cell[7] == "0", cell  # errors
+            before, _, after = cell[8].split("/")
+            assert int(after) <= int(before), cell  # fds back after aclose()
     # What is not timing is checked: no call failed and aclose() left no descriptor open.
     (fds,) = [line for line in lines if "open fds convokit before/during/after" in line]
     assert "errors: convokit 0," in fds
@@ -93,6 +125,9 @@ class _Gate:
 
     def open(self) -> None:
         self._opened.set()
+
+    def close(self) -> None:
+        self._opened.clear()
 
 
 @pytest.fixture
@@ -164,22 +199,34 @@ def test_a_connection_lost_mid_call_gives_its_queue_slot_back() -> None:
         client.close()
 
 
-def test_after_a_burst_only_max_idle_connections_stay_open(
+def test_a_bursts_connections_stay_open_for_reuse_until_they_expire(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(convokit._transport, "MAX_CONNECTIONS", 3)
-    monkeypatch.setattr(convokit._transport, "MAX_IDLE", 1)
     gate = _Gate()
     with MockServer(responder=gate) as server:
         client = convokit.create_client("sk_test_pool", base_url=server.base_url)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            held = [pool.submit(client.chat, message=f"held {n}") for n in range(3)]
-            gate.wait_for(3)  # three connections open at once
-            gate.open()
-            assert [future.result(timeout=30).reply for future in held] == ["done"] * 3
         transport = client._pool.http._transport
         assert isinstance(transport, convokit._transport.PoolTransport)
-        assert len(transport._connections._open) == 1  # two were closed when returned
+
+        def burst() -> None:
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                held = [pool.submit(client.chat, message=f"held {n}") for n in range(3)]
+                gate.wait_for(3)  # three connections in use at once
+                gate.open()
+                assert [future.result(timeout=30).reply for future in held] == ["done"] * 3
+
+        burst()
+        opened = list(transport._connections._open)
+        assert len(opened) == 3 and transport._connections.free == 3  # all kept alive
+        gate.close()
+        burst()  # the next burst reuses them: no connection made or closed
+        assert list(transport._connections._open) == opened
+        # Idle past the keep-alive expiry, they are closed when the next call takes one.
+        monkeypatch.setattr(convokit._transport, "KEEPALIVE_EXPIRY", 0.05)
+        time.sleep(0.1)
         assert client.chat(message="again").reply == "done"
+        assert len(transport._connections._open) == 1
+        assert not set(transport._connections._open) & set(opened)
         client.close()
         assert not transport._connections._open

@@ -42,6 +42,7 @@ class Caller:
     def __init__(self, mode: str, base_url: str) -> None:
         self.mode = mode
         self.base_url = base_url
+        self.http_backend = mode.partition("-")[2] or "httpx"
 
     def chat(self, *args: Any, client_options: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         options = {"base_url": self.base_url, **(client_options or {})}
@@ -50,13 +51,15 @@ class Caller:
                 return client.chat(*args, **kwargs)
 
         async def call() -> ChatResponse:
-            async with create_async_client(KEY, **options) as client:
+            async with create_async_client(
+                KEY, http_backend=self.http_backend, **options
+            ) as client:
                 return await client.chat(*args, **kwargs)
 
         return asyncio.run(call())
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "async-aiohttp"])
 def caller(request: pytest.FixtureRequest, server: MockServer) -> Caller:
     return Caller(request.param, server.base_url)
 

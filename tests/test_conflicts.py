@@ -57,9 +57,11 @@ def test_a_key_reused_with_another_message_fails_after_one_attempt(
 
 @pytest.mark.anyio
 async def test_async_a_key_reused_with_another_message_fails_after_one_attempt(
-    mock: MockServer, waits: list[float]
+    mock: MockServer, waits: list[float], async_backend: str
 ) -> None:
-    async with create_async_client(KEY, base_url=mock.base_url) as client:
+    async with create_async_client(
+        KEY, base_url=mock.base_url, http_backend=async_backend
+    ) as client:
         await client.chat(message="Book a table for two", idempotency_key="order-8")
         with pytest.raises(ConflictError) as raised:
             await client.chat(message="Book a table for four", idempotency_key="order-8")
@@ -96,11 +98,13 @@ def test_each_documented_409_is_retried_or_not_as_its_code_says(
 @pytest.mark.anyio
 @pytest.mark.parametrize("code", sorted(CONFLICTS))
 async def test_async_each_documented_409_is_retried_or_not_as_its_code_says(
-    waits: list[float], code: str
+    waits: list[float], code: str, async_backend: str
 ) -> None:
     with FaultServer() as server:
         server.then(_conflict(CONFLICTS[code]), ok("stored answer"))
-        async with create_async_client(KEY, base_url=server.base_url) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, http_backend=async_backend
+        ) as client:
             if code == KEY_REUSED_CODE:
                 with pytest.raises(ConflictError):
                     await client.chat(message="Hello")
@@ -177,6 +181,7 @@ def test_a_key_whose_first_request_still_runs_is_retried_with_the_same_key(
 @pytest.mark.anyio
 async def test_async_a_key_whose_first_request_still_runs_is_retried_with_the_same_key(
     monkeypatch: pytest.MonkeyPatch,
+    async_backend: str,
 ) -> None:
     server, started, release = _slow_first_request()
     with server:
@@ -194,7 +199,9 @@ async def test_async_a_key_whose_first_request_still_runs_is_retried_with_the_sa
             running.join(10)  # blocks the loop briefly: nothing else runs on it here
 
         monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(sleep))
-        async with create_async_client(KEY, base_url=server.base_url) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, http_backend=async_backend
+        ) as client:
             second = await client.chat(message="Hi", idempotency_key="k2")
         running.join(10)
         sync_client.close()

@@ -200,8 +200,12 @@ def test_a_second_message_while_waiting_for_a_reply_is_refused() -> None:
 
 
 @pytest.mark.anyio
-async def test_async_conversation_threads_its_messages(mock: MockServer) -> None:
-    async with create_async_client(KEY, base_url=mock.base_url) as client:
+async def test_async_conversation_threads_its_messages(
+    mock: MockServer, async_backend: str
+) -> None:
+    async with create_async_client(
+        KEY, base_url=mock.base_url, http_backend=async_backend
+    ) as client:
         conversation = client.conversation("support")
         assert isinstance(conversation, AsyncConversation)
         assert conversation.id is None
@@ -224,8 +228,12 @@ async def test_async_conversation_threads_its_messages(mock: MockServer) -> None
 
 
 @pytest.mark.anyio
-async def test_async_failed_send_leaves_the_conversation_as_it_was(mock: MockServer) -> None:
-    async with create_async_client(KEY, base_url=mock.base_url, max_retries=0) as client:
+async def test_async_failed_send_leaves_the_conversation_as_it_was(
+    mock: MockServer, async_backend: str
+) -> None:
+    async with create_async_client(
+        KEY, base_url=mock.base_url, max_retries=0, http_backend=async_backend
+    ) as client:
         conversation = client.conversation()
         mock.fail_next(503)
         with pytest.raises(InternalServerError):
@@ -238,7 +246,7 @@ async def test_async_failed_send_leaves_the_conversation_as_it_was(mock: MockSer
 
 
 @pytest.mark.anyio
-async def test_async_second_message_while_waiting_is_refused() -> None:
+async def test_async_second_message_while_waiting_is_refused(async_backend: str) -> None:
     arrived, release = threading.Event(), threading.Event()
 
     def slow_responder(messages: list[dict[str, str]]) -> str:
@@ -247,7 +255,9 @@ async def test_async_second_message_while_waiting_is_refused() -> None:
         return "done"
 
     with MockServer(responder=slow_responder) as mock:
-        async with create_async_client(KEY, base_url=mock.base_url) as client:
+        async with create_async_client(
+            KEY, base_url=mock.base_url, http_backend=async_backend
+        ) as client:
             conversation = client.conversation()
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(conversation.send, "first")

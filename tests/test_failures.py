@@ -219,10 +219,12 @@ def test_failure_surfaces_sync(server: FaultServer, name: str) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", CASES)
-async def test_failure_surfaces_async(server: FaultServer, name: str) -> None:
+async def test_failure_surfaces_async(server: FaultServer, name: str, async_backend: str) -> None:
     case = CASES[name]
     server.then(case.behaviour)
-    async with create_async_client(KEY, base_url=server.base_url, max_retries=0) as client:
+    async with create_async_client(
+        KEY, base_url=server.base_url, max_retries=0, http_backend=async_backend
+    ) as client:
         with pytest.raises(APIError) as raised:
             await client.chat(message="Hello", **case.options)
         check(raised.value, case, server)
@@ -253,8 +255,10 @@ def test_connection_refused_is_a_connection_error_after_retries(
 
 
 @pytest.mark.anyio
-async def test_async_connection_refused_is_a_connection_error() -> None:
-    async with create_async_client(KEY, base_url=f"http://127.0.0.1:{closed_port()}") as client:
+async def test_async_connection_refused_is_a_connection_error(async_backend: str) -> None:
+    async with create_async_client(
+        KEY, base_url=f"http://127.0.0.1:{closed_port()}", http_backend=async_backend
+    ) as client:
         with pytest.raises(APIConnectionError) as raised:
             await client.chat(message="Hello")
     assert type(raised.value) is APIConnectionError

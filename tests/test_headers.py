@@ -111,9 +111,10 @@ async def test_async_header_precedence(
     defaults: dict[str, str],
     extra: dict[str, str],
     expected: dict[str, str],
+    async_backend: str,
 ) -> None:
     async with create_async_client(
-        KEY, base_url=server.base_url, default_headers=defaults
+        KEY, base_url=server.base_url, default_headers=defaults, http_backend=async_backend
     ) as client:
         await client.chat(message="Hello", extra_headers=extra)
     (request,) = server.received

@@ -160,12 +160,14 @@ def test_the_key_appears_nowhere(
 
 @pytest.mark.anyio
 async def test_the_key_appears_nowhere_async(
-    server: FaultServer, caplog: pytest.LogCaptureFixture
+    server: FaultServer, caplog: pytest.LogCaptureFixture, async_backend: str
 ) -> None:
     canary = Canary()
     caplog.set_level(logging.DEBUG)
     server.then(echo_authorization(401), reset(), reset(), reset())
-    async with create_async_client(canary.key, base_url=server.base_url) as client:
+    async with create_async_client(
+        canary.key, base_url=server.base_url, http_backend=async_backend
+    ) as client:
         with pytest.raises(AuthenticationError) as echoed:
             await client.chat(message=canary.message)
         with pytest.raises(APIError) as reset_error:

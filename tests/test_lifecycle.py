@@ -102,8 +102,10 @@ def test_threads_share_one_connection_pool(server: FaultServer) -> None:
 
 
 @pytest.mark.anyio
-async def test_one_async_client_shared_by_many_tasks(mock: MockServer) -> None:
-    async with create_async_client(KEY, base_url=mock.base_url) as client:
+async def test_one_async_client_shared_by_many_tasks(mock: MockServer, async_backend: str) -> None:
+    async with create_async_client(
+        KEY, base_url=mock.base_url, http_backend=async_backend
+    ) as client:
         pool = client._pool.http
 
         async def converse(number: int) -> str:
@@ -146,13 +148,17 @@ def test_close_and_with_close_the_pool_and_a_closed_client_sends_nothing(
 
 
 @pytest.mark.anyio
-async def test_aclose_and_async_with_close_the_pool(server: FaultServer) -> None:
-    async with create_async_client(KEY, base_url=server.base_url) as client:
+async def test_aclose_and_async_with_close_the_pool(
+    server: FaultServer, async_backend: str
+) -> None:
+    async with create_async_client(
+        KEY, base_url=server.base_url, http_backend=async_backend
+    ) as client:
         await client.chat(message="Hello")
     assert client._pool.http.is_closed
     with pytest.raises(ConvoKitError, match="closed"):
         await client.chat(message="Hello")
-    other = create_async_client(KEY, base_url=server.base_url)
+    other = create_async_client(KEY, base_url=server.base_url, http_backend=async_backend)
     await other.aclose()
     await other.aclose()
     assert other._pool.http.is_closed

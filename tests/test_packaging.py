@@ -116,6 +116,20 @@ def test_the_example_web_stack_is_its_own_extra_not_a_dev_tool(metadata: Message
     assert "-e '.[dev,examples]'" in makefile
 
 
+def test_aiohttp_is_an_optional_extra_that_the_default_install_does_not_need(
+    metadata: Message,
+) -> None:
+    needs: dict[str, set[str]] = {}
+    for requirement in metadata.get_all("Requires-Dist", []):
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        assert name is not None
+        extra = re.search(r"extra == '([a-z]+)'", requirement)
+        needs.setdefault(extra[1] if extra else "", set()).add(name[0].lower())
+    assert "aiohttp" in needs["aiohttp"]
+    assert "aiohttp" not in needs[""]
+    assert "aiohttp" in needs["dev"]  # so make test runs the backend's tests
+
+
 def test_the_classifiers_name_exactly_the_pythons_the_suite_runs_on(metadata: Message) -> None:
     declared = {
         f"{match[1]}.{match[2]}"

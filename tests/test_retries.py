@@ -96,10 +96,12 @@ def test_503_503_200_is_one_answer_after_three_attempts_with_one_key(
 
 @pytest.mark.anyio
 async def test_async_503_503_200_is_one_answer_after_three_attempts_with_one_key(
-    server: FaultServer, waits: list[float]
+    server: FaultServer, waits: list[float], async_backend: str
 ) -> None:
     server.then(error(503), error(503), ok("third time lucky"))
-    async with create_async_client(KEY, base_url=server.base_url) as client:
+    async with create_async_client(
+        KEY, base_url=server.base_url, http_backend=async_backend
+    ) as client:
         res = await client.chat(message="Hello")
     assert res.reply == "third time lucky"
     assert len(server.received) == 3
@@ -139,10 +141,13 @@ def test_a_message_retried_after_a_lost_response_is_answered_once(waits: list[fl
 @pytest.mark.anyio
 async def test_async_message_retried_after_a_lost_response_is_answered_once(
     waits: list[float],
+    async_backend: str,
 ) -> None:
     with MockServer(api_key=KEY) as server:
         server.drop_next()
-        async with create_async_client(KEY, base_url=server.base_url) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, http_backend=async_backend
+        ) as client:
             res = await client.chat(message="Book me a table")
         (thread,) = server.conversations.values()
         requests = server.requests
@@ -187,9 +192,13 @@ def test_retry_after_outside_0_to_60_seconds_falls_back_to_backoff(
 
 
 @pytest.mark.anyio
-async def test_async_retry_after_is_honoured(server: FaultServer, waits: list[float]) -> None:
+async def test_async_retry_after_is_honoured(
+    server: FaultServer, waits: list[float], async_backend: str
+) -> None:
     server.then(error(429, headers=[("Retry-After", "2")]), error(503))
-    async with create_async_client(KEY, base_url=server.base_url) as client:
+    async with create_async_client(
+        KEY, base_url=server.base_url, http_backend=async_backend
+    ) as client:
         await client.chat(message="Hello")
     assert waits[0] == 2.0
     assert 0.75 <= waits[1] <= 1.0
@@ -296,9 +305,13 @@ def test_reset_connection_then_success(server: FaultServer, waits: list[float]) 
 
 
 @pytest.mark.anyio
-async def test_async_reset_connection_then_success(server: FaultServer, waits: list[float]) -> None:
+async def test_async_reset_connection_then_success(
+    server: FaultServer, waits: list[float], async_backend: str
+) -> None:
     server.then(reset(), reset())
-    async with create_async_client(KEY, base_url=server.base_url) as client:
+    async with create_async_client(
+        KEY, base_url=server.base_url, http_backend=async_backend
+    ) as client:
         res = await client.chat(message="Hello")
     assert res.request_id == request_id_for(3)
     assert len(set(keys_of(server))) == 1
@@ -341,10 +354,12 @@ def test_timeouts_until_retries_run_out_raise_a_timeout_error(
 
 @pytest.mark.anyio
 async def test_async_timeouts_are_retried_then_raised(
-    server: FaultServer, waits: list[float]
+    server: FaultServer, waits: list[float], async_backend: str
 ) -> None:
     server.then(stall(5), stall(5), stall(5), stall(5))
-    async with create_async_client(KEY, base_url=server.base_url, timeout=0.2) as client:
+    async with create_async_client(
+        KEY, base_url=server.base_url, timeout=0.2, http_backend=async_backend
+    ) as client:
         with pytest.raises(APITimeoutError):
             await client.chat(message="Hello", max_retries=1)
         assert len(server.received) == 2
@@ -432,10 +447,12 @@ def test_total_timeout_cuts_a_slow_attempt_short(server: FaultServer, waits: lis
 
 @pytest.mark.anyio
 async def test_async_total_timeout_cuts_a_slow_attempt_short(
-    server: FaultServer, waits: list[float]
+    server: FaultServer, waits: list[float], async_backend: str
 ) -> None:
     server.then(stall(3, then=ok("too late")))
-    async with create_async_client(KEY, base_url=server.base_url, total_timeout=0.3) as client:
+    async with create_async_client(
+        KEY, base_url=server.base_url, total_timeout=0.3, http_backend=async_backend
+    ) as client:
         with pytest.raises(APITimeoutError):
             await client.chat(message="Hello")
     assert len(server.received) == 1

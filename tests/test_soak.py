@@ -25,6 +25,7 @@ import httpx
 import pytest
 from _chaos_server import ChaosServer, documented_conflict, is_complete
 from _fds import fds_settle_at, open_fds
+from _pools import connections_in_use
 
 import convokit
 import convokit._transport
@@ -112,11 +113,6 @@ def _call(part: str, soak: Soak, n: int) -> tuple[str, str]:
 def _describe(error: BaseException) -> str:
     """The exception with its traceback, for a failure message."""
     return "".join(traceback.format_exception(error)).strip()
-
-
-def _connections_in_use(client: convokit.Client | convokit.AsyncClient) -> int:
-    connections: int = client._pool.http._transport.connections_in_use  # type: ignore[attr-defined]
-    return connections
 
 
 def check_outcomes(soak: Soak, server: ChaosServer, outcomes: list[Outcome], calls: int) -> None:
@@ -216,7 +212,7 @@ def test_sync_client_soak(soak: Soak, server: ChaosServer) -> None:
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         outcomes = list(pool.map(one, range(calls)))
-    assert _connections_in_use(client) == 0, soak.replay(calls)
+    assert connections_in_use(client) == 0, soak.replay(calls)
     client.close()
     assert fds_settle_at(fds), f"descriptors left open after close(); {soak.replay(calls)}"
     check_outcomes(soak, server, outcomes, calls)
@@ -224,7 +220,7 @@ def test_sync_client_soak(soak: Soak, server: ChaosServer) -> None:
 
 @pytest.mark.anyio
 async def test_async_client_soak(
-    soak: Soak, server: ChaosServer, monkeypatch: pytest.MonkeyPatch
+    soak: Soak, server: ChaosServer, monkeypatch: pytest.MonkeyPatch, async_backend: str
 ) -> None:
     monkeypatch.setattr(convokit._transport, "MAX_CONNECTIONS", ASYNC_CONNECTIONS)
     calls = soak.calls_or(ASYNC_CALLS)
@@ -234,7 +230,7 @@ async def test_async_client_soak(
         for _ in range(calls)
     ]
     fds = open_fds()
-    client = convokit.create_async_client(**_client_options(server))
+    client = convokit.create_async_client(**_client_options(server), http_backend=async_backend)
     in_flight = anyio.CapacityLimiter(ASYNC_IN_FLIGHT)
     outcomes: list[Outcome] = []
 
@@ -263,7 +259,7 @@ async def test_async_client_soak(
 
     cancelled = sum(outcome.result is None for outcome in outcomes)
     assert cancelled > 0 or not any(cancel_after), f"no call was cancelled; {soak.replay(calls)}"
-    assert _connections_in_use(client) == 0, soak.replay(calls)
+    assert connections_in_use(client) == 0, soak.replay(calls)
     await client.aclose()
     assert fds_settle_at(fds), f"descriptors left open after aclose(); {soak.replay(calls)}"
     check_outcomes(soak, server, outcomes, calls)

@@ -18,6 +18,7 @@ import pytest
 import trio
 from _connect_proxy import ConnectProxy
 from _fault_server import FaultServer, ok, stall, trickle
+from _pools import connections_in_use
 
 import convokit
 import convokit._transport
@@ -54,9 +55,11 @@ def test_a_trickling_body_is_cut_off_at_the_attempt_timeout() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_trickling_body_is_cut_off_at_the_attempt_timeout_async() -> None:
+async def test_a_trickling_body_is_cut_off_at_the_attempt_timeout_async(async_backend: str) -> None:
     with FaultServer(default=trickle(0.2)) as server:
-        async with create_async_client(KEY, base_url=server.base_url, max_retries=0) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, max_retries=0, http_backend=async_backend
+        ) as client:
             started = time.monotonic()
             with pytest.raises(APITimeoutError, match=r"longer than its 0\.5s"):
                 await client.chat(message="hi", timeout=0.5)
@@ -76,9 +79,13 @@ def test_total_timeout_bounds_the_call_with_its_retries_and_waits() -> None:
 
 
 @pytest.mark.anyio
-async def test_total_timeout_bounds_the_call_with_its_retries_and_waits_async() -> None:
+async def test_total_timeout_bounds_the_call_with_its_retries_and_waits_async(
+    async_backend: str,
+) -> None:
     with FaultServer(default=trickle(0.2)) as server:
-        async with create_async_client(KEY, base_url=server.base_url, max_retries=5) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, max_retries=5, http_backend=async_backend
+        ) as client:
             started = time.monotonic()
             with pytest.raises(APITimeoutError):
                 await client.chat(message="hi", timeout=0.5, total_timeout=1.0)
@@ -97,9 +104,13 @@ def test_an_attempt_cut_off_is_retried_with_the_same_key_while_the_total_allows(
 
 
 @pytest.mark.anyio
-async def test_an_attempt_cut_off_is_retried_while_the_total_allows_async() -> None:
+async def test_an_attempt_cut_off_is_retried_while_the_total_allows_async(
+    async_backend: str,
+) -> None:
     with FaultServer(trickle(0.2), ok()) as server:
-        async with create_async_client(KEY, base_url=server.base_url) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, http_backend=async_backend
+        ) as client:
             reply = await client.chat(message="hi", timeout=0.5, total_timeout=5)
     assert reply.reply
     assert len(server.received) == 2
@@ -164,10 +175,14 @@ def test_a_stalled_head_is_cut_off_at_the_total_timeout() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_retry_waits_under_either_event_loop(anyio_backend: str) -> None:
+async def test_a_retry_waits_under_either_event_loop(
+    anyio_backend: str, async_backend: str
+) -> None:
     with MockServer() as server:
         server.fail_next(503, retry_after=1)
-        async with create_async_client(KEY, base_url=server.base_url) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, http_backend=async_backend
+        ) as client:
             started = time.monotonic()
             reply = await client.chat(message="after a 503")
             assert time.monotonic() - started >= 0.9  # the Retry-After was slept, not skipped
@@ -178,10 +193,13 @@ async def test_a_retry_waits_under_either_event_loop(anyio_backend: str) -> None
 @pytest.mark.anyio
 async def test_calls_queue_for_a_free_connection_under_either_event_loop(
     monkeypatch: pytest.MonkeyPatch,
+    async_backend: str,
 ) -> None:
     monkeypatch.setattr(convokit._transport, "MAX_CONNECTIONS", 2)
     with FaultServer(default=stall(0.05, then=ok())) as server:
-        async with create_async_client(KEY, base_url=server.base_url) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, http_backend=async_backend
+        ) as client:
             replies: list[str] = []
 
             async def call(number: int) -> None:
@@ -190,7 +208,7 @@ async def test_calls_queue_for_a_free_connection_under_either_event_loop(
             async with anyio.create_task_group() as tasks:
                 for number in range(12):
                     tasks.start_soon(call, number)
-            assert client._pool.http._transport.connections_in_use == 0  # type: ignore[attr-defined]
+            assert connections_in_use(client) == 0
         assert server.connections <= 2
         messages = sorted(request.json()["message"] for request in server.received)
     assert len(replies) == 12
@@ -198,10 +216,14 @@ async def test_calls_queue_for_a_free_connection_under_either_event_loop(
 
 
 @pytest.mark.anyio
-async def test_the_pool_wait_is_held_to_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_pool_wait_is_held_to_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, async_backend: str
+) -> None:
     monkeypatch.setattr(convokit._transport, "MAX_CONNECTIONS", 1)
     with FaultServer(stall(3)) as server:
-        async with create_async_client(KEY, base_url=server.base_url, max_retries=0) as client:
+        async with create_async_client(
+            KEY, base_url=server.base_url, max_retries=0, http_backend=async_backend
+        ) as client:
             holder = client.with_options(timeout=5)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(holder.chat, "holds the only connection")
@@ -305,10 +327,15 @@ def test_https_proxy_from_the_environment_tunnels_the_call(
 
 @pytest.mark.anyio
 async def test_https_proxy_from_the_environment_tunnels_the_call_async(
-    tls_server: FaultServer, proxy: ConnectProxy, monkeypatch: pytest.MonkeyPatch
+    tls_server: FaultServer,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    async_backend: str,
 ) -> None:
     monkeypatch.setenv("https_proxy", proxy.url)
-    async with create_async_client(KEY, base_url=tls_server.base_url) as client:
+    async with create_async_client(
+        KEY, base_url=tls_server.base_url, http_backend=async_backend
+    ) as client:
         assert (await client.chat(message="through the tunnel")).reply
     _assert_tunnelled(proxy, tls_server)
 
@@ -330,6 +357,23 @@ def test_no_proxy_bypasses_the_proxy(
     monkeypatch.setenv("NO_PROXY", no_proxy)
     with create_client(KEY, base_url=tls_server.base_url) as client:
         assert client.chat(message="direct").reply
+    assert proxy.log.heads == []
+    assert len(tls_server.received) == 1
+
+
+@pytest.mark.anyio
+async def test_no_proxy_bypasses_the_proxy_async(
+    tls_server: FaultServer,
+    proxy: ConnectProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    async_backend: str,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    async with create_async_client(
+        KEY, base_url=tls_server.base_url, http_backend=async_backend
+    ) as client:
+        assert (await client.chat(message="direct")).reply
     assert proxy.log.heads == []
     assert len(tls_server.received) == 1
 
@@ -358,11 +402,17 @@ def test_the_proxy_option_sends_through_the_proxy_whatever_the_environment(
 
 
 @pytest.mark.anyio
-async def test_the_proxy_option_async(tls_server: FaultServer, proxy: ConnectProxy) -> None:
-    async with create_async_client({"apiKey": KEY, "baseUrl": tls_server.base_url}) as client:
+async def test_the_proxy_option_async(
+    tls_server: FaultServer, proxy: ConnectProxy, async_backend: str
+) -> None:
+    async with create_async_client(
+        {"apiKey": KEY, "baseUrl": tls_server.base_url}, http_backend=async_backend
+    ) as client:
         with pytest.raises(TypeError, match="proxy"):
             client.with_options(proxy=proxy.url)
-    async with create_async_client(KEY, base_url=tls_server.base_url, proxy=proxy.url) as client:
+    async with create_async_client(
+        KEY, base_url=tls_server.base_url, proxy=proxy.url, http_backend=async_backend
+    ) as client:
         await client.chat(message="through the tunnel")
     _assert_tunnelled(proxy, tls_server)
 

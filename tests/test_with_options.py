@@ -56,6 +56,8 @@ def samples(http_client: httpx.Client | httpx.AsyncClient) -> Samples:
         # The pool's own options: every copy shares the pool, so they cannot change.
         "http_client": (http_client, REFUSED, http_client),
         "proxy": ("http://127.0.0.1:3128", REFUSED, "http://127.0.0.1:3128"),
+        # "httpx", the one backend both clients (and a caller's http_client) take.
+        "http_backend": ("httpx", REFUSED, "httpx"),
         "allow_insecure": (True, False, False),
     }
 
@@ -177,9 +179,12 @@ def test_an_insecure_client_moved_to_another_host_stays_insecure(
 @pytest.mark.anyio
 async def test_async_an_insecure_client_moved_to_another_host_stays_insecure(
     servers: tuple[FaultServer, FaultServer],
+    async_backend: str,
 ) -> None:
     first, second = servers
-    async with create_async_client(KEY, base_url=first.base_url, allowInsecure=True) as client:
+    async with create_async_client(
+        KEY, base_url=first.base_url, allowInsecure=True, http_backend=async_backend
+    ) as client:
         moved = client.with_options(baseUrl=second.base_url)
         assert (await moved.chat(message="Hello")).reply
     assert (len(first.received), len(second.received)) == (0, 1)

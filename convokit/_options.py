@@ -22,7 +22,7 @@ from ._config import HttpBackend
 
 class ClientSettings(TypedDict, total=False):
     """The client options `with_options()` can change: all but the connection pool's
-    (`http_client`, `proxy`), in snake_case or the JS SDK's camelCase."""
+    (`http_client`, `proxy`, `http_backend`), in snake_case or the JS SDK's camelCase."""
 
     api_key: str | None
     apiKey: str | None

@@ -277,7 +277,7 @@ def test_client_options_are_one_list_in_both_spellings() -> None:
             assert hints[spelling] == hints[python_name], spelling
     assert set(CLIENT_OPTIONS) == set(CLIENT_SPELLINGS.values())
     # with_options() takes every option but the connection pool's.
-    pool = {"http_client", "proxy"}
+    pool = {"http_client", "proxy", "http_backend"}
     assert _keys(ClientSettings) == {
         spelling for spelling, name in CLIENT_SPELLINGS.items() if name not in pool
     }

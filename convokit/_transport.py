@@ -275,20 +275,27 @@ class DeadlineCheckedStream(httpx.SyncByteStream):
 
 
 class AsyncDeadlineCheckedStream(httpx.AsyncByteStream):
-    """The async twin of DeadlineCheckedStream."""
+    """The async twin of DeadlineCheckedStream. Its own iterator, not an async generator:
+    asyncio's bookkeeping of each async generator costs more than this whole check."""
 
-    __slots__ = ("_deadline", "_stream")
+    __slots__ = ("_chunks", "_deadline", "_stream")
 
     def __init__(self, stream: httpx.AsyncByteStream, deadline: float) -> None:
         self._stream = stream
         self._deadline = deadline
+        self._chunks: AsyncIterator[bytes] | None = None
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            passed = _deadline_passed(self._deadline)
-            if passed is not None:
-                raise passed
-            yield chunk
+    def __aiter__(self) -> AsyncDeadlineCheckedStream:
+        self._chunks = self._stream.__aiter__()
+        return self
+
+    async def __anext__(self) -> bytes:
+        assert self._chunks is not None
+        chunk = await self._chunks.__anext__()
+        passed = _deadline_passed(self._deadline)
+        if passed is not None:
+            raise passed
+        return chunk
 
     async def aclose(self) -> None:
         await self._stream.aclose()

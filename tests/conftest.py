@@ -69,3 +69,30 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         timeout=60,
     )
     return cert, key
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry waits of both clients return at once."""
+    from convokit import AsyncClient, Client
+
+    async def async_sleep(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(Client, "_sleep", staticmethod(lambda seconds: None))
+    monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(async_sleep))
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits the clients sleep, recorded instead of slept."""
+    from convokit import AsyncClient, Client
+
+    recorded: list[float] = []
+
+    async def async_sleep(seconds: float) -> None:
+        recorded.append(seconds)
+
+    monkeypatch.setattr(Client, "_sleep", staticmethod(recorded.append))
+    monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(async_sleep))
+    return recorded

@@ -31,14 +31,6 @@ def server() -> Iterator[FaultServer]:
         yield running
 
 
-def _no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def no_async_sleep(seconds: float) -> None:
-        return None
-
-    monkeypatch.setattr(convokit.Client, "_sleep", staticmethod(lambda seconds: None))
-    monkeypatch.setattr(convokit.AsyncClient, "_sleep", staticmethod(no_async_sleep))
-
-
 def test_every_operation_of_the_spec_is_a_method_of_client_api() -> None:
     operation_ids = {
         operation["operationId"]
@@ -134,9 +126,8 @@ def test_the_limits_come_from_the_spec() -> None:
 
 
 def test_an_operation_with_an_idempotency_key_is_retried_with_the_same_key(
-    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+    server: FaultServer, no_sleep: None
 ) -> None:
-    _no_wait(monkeypatch)
     server.then(error(503), error(503), ok())
     with create_client(KEY, base_url=server.base_url) as client:
         assert client.api.create_chat(message="Hi").reply
@@ -152,9 +143,8 @@ def _without_idempotency_key() -> Any:
 
 
 def test_a_post_without_idempotency_key_is_not_sent_twice_once_it_may_have_arrived(
-    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+    server: FaultServer, no_sleep: None
 ) -> None:
-    _no_wait(monkeypatch)
     server.then(error(503), ok())
     operation = _without_idempotency_key()
     with create_client(KEY, base_url=server.base_url) as client:
@@ -166,9 +156,8 @@ def test_a_post_without_idempotency_key_is_not_sent_twice_once_it_may_have_arriv
 
 
 def test_a_post_without_idempotency_key_is_retried_when_it_cannot_have_arrived(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    no_sleep: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _no_wait(monkeypatch)
     with FaultServer() as closed:
         base_url = closed.base_url
     operation = _without_idempotency_key()

@@ -21,19 +21,6 @@ CONFLICTS = {error["code"]: error for error in documented_errors(409)}
 
 
 @pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The waits the clients sleep, recorded instead of slept."""
-    recorded: list[float] = []
-
-    async def async_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(Client, "_sleep", staticmethod(recorded.append))
-    monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(async_sleep))
-    return recorded
-
-
-@pytest.fixture
 def mock() -> Iterator[MockServer]:
     with MockServer(api_key=KEY) as server:
         yield server

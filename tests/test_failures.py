@@ -33,7 +33,6 @@ from convokit import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    AsyncClient,
     AuthenticationError,
     BadRequestError,
     Client,
@@ -52,13 +51,7 @@ def server() -> Iterator[FaultServer]:
         yield fault_server
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def async_sleep(seconds: float) -> None:
-        return None
-
-    monkeypatch.setattr(Client, "_sleep", staticmethod(lambda seconds: None))
-    monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(async_sleep))
+pytestmark = pytest.mark.usefixtures("no_sleep")
 
 
 def missing(*names: str) -> Behaviour:

@@ -29,9 +29,7 @@ from _fault_server import (
 from convokit import (
     APIConnectionError,
     APIError,
-    AsyncClient,
     AuthenticationError,
-    Client,
     create_async_client,
     create_client,
 )
@@ -44,13 +42,7 @@ def server() -> Iterator[FaultServer]:
         yield fault_server
 
 
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def async_sleep(seconds: float) -> None:
-        return None
-
-    monkeypatch.setattr(Client, "_sleep", staticmethod(lambda seconds: None))
-    monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(async_sleep))
+pytestmark = pytest.mark.usefixtures("no_sleep")
 
 
 @pytest.fixture

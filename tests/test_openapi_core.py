@@ -20,7 +20,7 @@ from _contract import (
 )
 
 import convokit
-from convokit import AsyncClient, Client, ConflictError, NotFoundError, PermissionDeniedError
+from convokit import ConflictError, NotFoundError, PermissionDeniedError
 from convokit.testing import MockServer
 
 
@@ -34,15 +34,6 @@ def checked(contract_checked_server: ContractCheckedServer) -> Iterator[Contract
     received = len(server.requests) - received_before
     assert received > 0, "the test sent nothing through the validator"
     assert validator.exchanges_checked - checked_before == received
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def no_async_sleep(seconds: float) -> None:
-        return None
-
-    monkeypatch.setattr(Client, "_sleep", staticmethod(lambda seconds: None))
-    monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(no_async_sleep))
 
 
 def exchanges_since(checked: ContractCheckedServer, start: int) -> int:

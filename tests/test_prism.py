@@ -29,7 +29,6 @@ from _contract import DOCUMENTED_ERRORS, ERROR_CLASSES, ContractValidator, error
 from _spec import ROOT, SPEC_PATH, spec
 
 import convokit
-from convokit import AsyncClient, Client
 
 pytestmark = pytest.mark.slow
 
@@ -199,15 +198,6 @@ class Exchanges:
     def assert_no_violation_headers(self, count: int) -> None:
         assert len(self.seen) == count
         assert [v for _, v in self.seen if v is not None] == []
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def no_async_sleep(seconds: float) -> None:
-        return None
-
-    monkeypatch.setattr(Client, "_sleep", staticmethod(lambda seconds: None))
-    monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(no_async_sleep))
 
 
 def _call_arguments(options: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:

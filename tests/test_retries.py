@@ -30,7 +30,6 @@ from convokit import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    AsyncClient,
     Client,
     ConflictError,
     InternalServerError,
@@ -48,19 +47,6 @@ KEY = "sk_test_retries_0123"
 def server() -> Iterator[FaultServer]:
     with FaultServer() as fault_server:
         yield fault_server
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The waits the clients sleep, recorded instead of slept."""
-    recorded: list[float] = []
-
-    async def async_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-
-    monkeypatch.setattr(Client, "_sleep", staticmethod(recorded.append))
-    monkeypatch.setattr(AsyncClient, "_sleep", staticmethod(async_sleep))
-    return recorded
 
 
 def client_for(server: FaultServer | MockServer, **options: object) -> Client:

@@ -35,11 +35,6 @@ class Problem:
     wrong_type: bool = False
     """The value is of the wrong JSON type (not merely out of range)."""
 
-    @property
-    def param(self) -> str:
-        """The top-level field or parameter at fault."""
-        return re.split(r"[.\[]", self.path, maxsplit=1)[0]
-
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
 

@@ -126,13 +126,13 @@ def check_body(
 
 def _field_at(problem: Problem, fields: Sequence[str]) -> str:
     """The top-level field a problem's path starts with: the longest of ``fields`` that
-    it does (a key may itself hold "." or "["), else the path's first part."""
+    it does (a key may itself hold "." or "["), else the whole path."""
     starts = [
         name
         for name in fields
         if problem.path == name or problem.path.startswith((f"{name}.", f"{name}["))
     ]
-    return max(starts, key=len, default=problem.param)
+    return max(starts, key=len, default=problem.path)
 
 
 def _did_you_mean(operation: Operation, param: str, problem: Problem) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterator, Mapping
 
+import httpx
 import pytest
-from _fault_server import FaultServer, Received
+from _fault_server import Behaviour, FaultServer, Received, json_reply, valid_body
 
 import convokit
 from convokit import create_async_client, create_client
@@ -196,3 +197,71 @@ def test_mock_server_sees_one_value_per_header() -> None:
             client.chat(message="Hello", extra_headers={"x-team": "sales"})
         (request,) = mock.requests
     assert request.headers["x-team"] == "sales"
+
+
+def _set_cookie_reply() -> Behaviour:
+    return json_reply(200, valid_body(), [("Set-Cookie", "lb=node-7; Path=/")])
+
+
+def test_the_sdks_own_pool_carries_no_cookie_from_one_call_to_the_next(
+    server: FaultServer,
+) -> None:
+    # A server SDK serves many end users from one client: a cookie set on one call must not
+    # ride on another's (the aiohttp backend keeps no cookie jar either).
+    server.then(_set_cookie_reply(), _set_cookie_reply())
+    with create_client(KEY, base_url=server.base_url) as client:
+        client.chat(message="one")
+        client.chat(message="two")
+    assert [sent(request, "Cookie") for request in server.received] == [[], []]
+
+
+@pytest.mark.anyio
+async def test_the_sdks_own_async_pool_carries_no_cookie_either(
+    server: FaultServer, async_backend: str
+) -> None:
+    server.then(_set_cookie_reply(), _set_cookie_reply())
+    async with create_async_client(
+        KEY, base_url=server.base_url, http_backend=async_backend
+    ) as client:
+        await client.chat(message="one")
+        await client.chat(message="two")
+    assert [sent(request, "Cookie") for request in server.received] == [[], []]
+
+
+CALLERS_CLIENT = {
+    "headers": {"X-Team": "support", "user-agent": "their-app/1.0", "Accept": "application/json"},
+    "cookies": {"session": "abc"},
+    "params": {"tenant": "t1"},
+}
+
+
+def assert_callers_client_settings_sent(request: Received) -> None:
+    """A caller's http_client adds its headers, cookies and query under the SDK's own
+    (as httpx's build_request merges them): the SDK's User-Agent wins over theirs."""
+    assert_each_header_once(request)
+    assert sent(request, "X-Team") == [("X-Team", "support")]
+    assert sent(request, "Accept") == [("Accept", "application/json")]
+    assert sent(request, "Cookie") == [("Cookie", "session=abc")]
+    assert sent(request, "User-Agent") == [("User-Agent", SDK_USER_AGENT)]
+    assert request.path == "/v1/chat?tenant=t1"
+    assert sent(request, "Authorization") == [("Authorization", f"Bearer {KEY}")]
+
+
+def test_a_callers_http_client_sends_its_own_headers_cookies_and_query(
+    server: FaultServer,
+) -> None:
+    with httpx.Client(**CALLERS_CLIENT) as http:  # type: ignore[arg-type]
+        create_client(KEY, base_url=server.base_url, http_client=http).chat(message="Hello")
+    (request,) = server.received
+    assert_callers_client_settings_sent(request)
+
+
+@pytest.mark.anyio
+async def test_a_callers_async_http_client_sends_its_own_headers_cookies_and_query(
+    server: FaultServer,
+) -> None:
+    async with httpx.AsyncClient(**CALLERS_CLIENT) as http:  # type: ignore[arg-type]
+        client = create_async_client(KEY, base_url=server.base_url, http_client=http)
+        await client.chat(message="Hello")
+    (request,) = server.received
+    assert_callers_client_settings_sent(request)

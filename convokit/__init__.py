@@ -6,7 +6,7 @@ res = client.chat(message="What are your support hours?")
 print(res.reply, res.conversation_id)
 """
 
-from typing import Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from convokit_generated.types import UNSET, Unset
 
@@ -29,9 +29,30 @@ from ._exceptions import (
     RequestTooLargeError,
     UnprocessableEntityError,
 )
-from ._models import ChatMessage, ChatMessageDict, ChatOptions, ChatResponse, Usage
 from ._options import AsyncClientOptions, ClientOptions
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._models import ChatMessage, ChatMessageDict, ChatOptions, ChatResponse, Usage
+
+_MODELS = frozenset({"ChatMessage", "ChatMessageDict", "ChatOptions", "ChatResponse", "Usage"})
+
+
+def __getattr__(name: str) -> Any:
+    # The generated models (and attrs, which they are made with) are imported when first
+    # asked for, here or by the first call, not by `import convokit`: they are two thirds
+    # of its import time (docs/benchmarks.md).
+    if name in _MODELS:
+        from . import _models
+
+        value = globals()[name] = getattr(_models, name)
+        return value
+    raise AttributeError(f"module 'convokit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODELS})
+
 
 NotGiven: TypeAlias = Unset
 """The value of an optional response field the server left out, as a type: the class of

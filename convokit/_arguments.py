@@ -7,16 +7,16 @@ Each operation's shape is read from its generated descriptor once, not per call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
-import attrs
-
-from convokit_generated.api import Operation
 from convokit_generated.types import Unset
 
 from ._schema import Check, Problem, compile_schema
 from ._values import check_header_value
+
+if TYPE_CHECKING:
+    from convokit_generated.api import Operation
 
 
 class WireArguments:
@@ -39,19 +39,15 @@ class WireArguments:
         self.body = body
 
 
-@attrs.frozen
-class _Slot:
-    """One argument of an operation: where it goes, under which wire name, its schema."""
+class _Slot(NamedTuple):
+    """One argument of an operation: where it goes, under which wire name, and its
+    schema's compiled check."""
 
     python_name: str
     wire_name: str
     location: str  # "path", "query", "header" or "body"
     required: bool
-    schema: Mapping[str, Any]
-    check: Check = attrs.field(init=False, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "check", compile_schema(self.schema))
+    check: Check
 
 
 _SLOTS: dict[str, Mapping[str, _Slot]] = {}
@@ -70,13 +66,13 @@ def slots(operation: Operation) -> Mapping[str, _Slot]:
             parameter.wire_name,
             parameter.location,
             parameter.required,
-            parameter.schema,
+            compile_schema(parameter.schema),
         )
         for parameter in operation.parameters
     }
     for field in operation.body_fields:
         found[field.python_name] = _Slot(
-            field.python_name, field.wire_name, "body", field.required, field.schema
+            field.python_name, field.wire_name, "body", field.required, compile_schema(field.schema)
         )
     _SLOTS[operation.name] = found
     _REQUIRED[operation.name] = tuple(name for name, slot in found.items() if slot.required)

@@ -9,14 +9,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from convokit_generated.api import Operation
-
 from ._arguments import WireArguments
-from ._config import ClientConfig
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -35,6 +32,11 @@ from ._retry import (
 )
 from ._transport import DEADLINE
 from ._values import check_headers, check_max_retries, check_seconds, check_timeout
+
+if TYPE_CHECKING:
+    from convokit_generated.api import Operation
+
+    from ._config import ClientConfig
 
 _NO_TIMEOUT = httpx.Timeout(None)
 

@@ -15,20 +15,18 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, Unpack,
 
 import httpx
 
-from convokit_generated.api import AsyncApi, Operation, SyncApi
-
 from ._arguments import wire_arguments
 from ._call import Call
 from ._config import ClientConfig, resolve_config, updated_config
 from ._conversation import AsyncConversation, Conversation
 from ._exceptions import ConvoKitError
 from ._logging import configure_from_env
-from ._models import CHAT, ChatKeywords, ChatOptionalKeywords, ChatOptions, ChatResponse
 from ._options import (
     CLIENT_SPELLINGS,
     AsyncClientOptions,
     ClientOptions,
     ClientSettings,
+    chat_operation,
     merge_options,
     operation_call,
     split_call_options,
@@ -43,7 +41,10 @@ from ._transport import (
 )
 
 if TYPE_CHECKING:
+    from convokit_generated.api import AsyncApi, Operation, SyncApi
+
     from ._aiohttp import AiohttpSession
+    from ._models import ChatKeywords, ChatOptionalKeywords, ChatOptions, ChatResponse
 
 __all__ = ["AsyncClient", "Client", "create_async_client", "create_client"]
 
@@ -177,15 +178,16 @@ class _BaseClient(Generic[HttpClient]):
         return copy
 
     def _chat_call(self, options: ChatInput, keywords: Mapping[str, Any]) -> Call:
+        chat = chat_operation()
         if isinstance(options, str):
-            keywords = {_CHAT_SHORTHAND: options, **keywords}
+            keywords = {_shorthand_field(chat): options, **keywords}
             options = None
         elif options is not None and not isinstance(options, Mapping):
             raise TypeError(
                 f"chat() takes a dict of options or the message, got {type(options).__name__}"
             )
-        arguments, call_options = operation_call(CHAT, options, keywords, "chat()")
-        return Call(self._config, CHAT, arguments, call_options)
+        arguments, call_options = operation_call(chat, options, keywords, "chat()")
+        return Call(self._config, chat, arguments, call_options)
 
     def _operation_call(self, operation: Operation, values: Mapping[str, Any]) -> Call:
         arguments, call_options = split_call_options(values)
@@ -202,8 +204,10 @@ class _BaseClient(Generic[HttpClient]):
         return f"<convokit.{type(self).__name__} {where}>"
 
 
-_CHAT_SHORTHAND = next(field.python_name for field in CHAT.body_fields if field.required)
-"""What `chat("text")` sets: the body's one required field (the message)."""
+def _shorthand_field(chat: Operation) -> str:
+    """What `chat("text")` sets: the body's one required field (the message)."""
+    return next(field.python_name for field in chat.body_fields if field.required)
+
 
 ChatInput = Mapping[str, Any] | str | None
 """chat()'s positional argument: a JS-style options dict, or the message itself."""
@@ -285,6 +289,8 @@ class Client(_BaseClient[httpx.Client]):
         """Every operation of the API as a typed method: `client.api.create_chat(message=...)`
         is the generic form of chat(); an operation added to openapi.yaml is here after
         regeneration. Same auth, retries, deadlines and typed errors as chat()."""
+        from convokit_generated.api import SyncApi
+
         return SyncApi(lambda operation, values: self._run(self._operation_call(operation, values)))
 
     def _run(self, call: Call) -> Any:
@@ -406,6 +412,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     @property
     def api(self) -> AsyncApi:
         """Every operation of the API as a typed coroutine method; see `Client.api`."""
+        from convokit_generated.api import AsyncApi
 
         async def run(operation: Operation, values: dict[str, Any]) -> Any:
             return await self._run(self._operation_call(operation, values))

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Mapping
-from typing import Any, Generic, Protocol, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Unpack
 
-from ._models import CHAT, ChatMessage, ChatOptionalKeywords, ChatOptions, ChatResponse
-from ._options import operation_spellings
+from ._options import chat_operation, operation_spellings
+
+if TYPE_CHECKING:
+    from ._models import ChatMessage, ChatOptionalKeywords, ChatOptions, ChatResponse
 
 __all__ = ["AsyncConversation", "Conversation"]
 
@@ -54,7 +56,7 @@ class _Thread:
         """The chat() options of the next message; marks the thread busy until `record()`
         or `abandon()`."""
         for spelling in options:
-            if operation_spellings(CHAT).get(spelling) == "conversation_id":
+            if operation_spellings(chat_operation()).get(spelling) == "conversation_id":
                 raise TypeError(
                     "Conversation.send() sets conversation_id itself; to continue an existing "
                     "thread, use client.conversation(conversation_id=...)"
@@ -77,6 +79,8 @@ class _Thread:
 
     def record(self, message: str, response: ChatResponse) -> None:
         """Adds a sent message and its reply to the thread, and frees it for the next one."""
+        from ._models import ChatMessage  # loaded by the reply already
+
         self.id = response.conversation_id
         self._turns += [
             ChatMessage(role="user", content=message),

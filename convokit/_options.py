@@ -8,16 +8,19 @@ openapi.yaml is a valid option after regeneration with no edit to this file.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import httpx
 
-from convokit_generated.api import CALL_OPTIONS, Operation
 from convokit_generated.types import Unset
 
 from ._arguments import WireArguments, slots, wire_arguments
 from ._config import HttpBackend
+
+if TYPE_CHECKING:
+    from convokit_generated.api import Operation
 
 
 class ClientSettings(TypedDict, total=False):
@@ -83,6 +86,23 @@ CLIENT_SPELLINGS: Mapping[str, str] = _spellings(CLIENT_OPTIONS)
 _SPELLINGS: dict[str, Mapping[str, str]] = {}
 
 
+@functools.cache
+def chat_operation() -> Operation:
+    """The operation chat() is the curated entry point of (`client.api.create_chat`)."""
+    from ._models import CHAT  # on first use: it imports the generated models
+
+    return CHAT
+
+
+@functools.cache
+def call_options() -> tuple[str, ...]:
+    """The per-call options every operation takes (timeout, max_retries, ...), as the
+    generated methods name them."""
+    from convokit_generated.api import CALL_OPTIONS  # on first use: it imports the models
+
+    return CALL_OPTIONS
+
+
 def operation_spellings(operation: Operation) -> Mapping[str, str]:
     """Every accepted spelling of an operation's options -> its Python name: the per-call
     options and the operation's arguments in snake_case and camelCase, and the body
@@ -90,7 +110,7 @@ def operation_spellings(operation: Operation) -> Mapping[str, str]:
     spellings = _SPELLINGS.get(operation.name)
     if spellings is None:
         spellings = _SPELLINGS[operation.name] = {
-            **_spellings(CALL_OPTIONS),
+            **_spellings(call_options()),
             **_spellings(slots(operation)),
             **{field.wire_name: field.python_name for field in operation.body_fields},
         }
@@ -109,17 +129,17 @@ def operation_call(
         # Arguments by their Python names alone (chat(message=...)): nothing to merge.
         return wire_arguments(operation, keywords, caller), {}
     merged = merge_options(options, keywords, operation_spellings(operation), caller)
-    call: dict[str, Any] = {name: merged.pop(name) for name in CALL_OPTIONS if name in merged}
+    call: dict[str, Any] = {name: merged.pop(name) for name in call_options() if name in merged}
     return wire_arguments(operation, merged, caller), call
 
 
 def split_call_options(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """A generated method's arguments (Python names, UNSET for "not given"): the
     operation's own, and the per-call options given."""
-    arguments = {name: value for name, value in values.items() if name not in CALL_OPTIONS}
+    arguments = {name: value for name, value in values.items() if name not in call_options()}
     call: dict[str, Any] = {
         name: values[name]
-        for name in CALL_OPTIONS
+        for name in call_options()
         if name in values and not isinstance(values[name], Unset)
     }
     return arguments, call

@@ -6,8 +6,6 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import attrs
-
 from convokit_generated.types import Unset
 
 from ._exceptions import APIResponseValidationError
@@ -69,6 +67,8 @@ def _field_checks(model_class: type) -> tuple[_FieldCheck, ...]:
     may stand for it, and the JSON type its declaration names."""
     checks = _FIELD_CHECKS.get(model_class)
     if checks is None:
+        import attrs  # the generated models imported it already: no cost at startup
+
         checks = _FIELD_CHECKS[model_class] = tuple(
             (field.name, "None" in declared, "Unset" in declared, base, _JSON_TYPES.get(base))
             for field in attrs.fields(model_class)

@@ -17,15 +17,12 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 __all__ = ["Check", "Problem", "compile_schema", "first_problem"]
 
 
-@attrs.frozen
-class Problem:
+class Problem(NamedTuple):
     """Why a value does not match its schema, and where."""
 
     path: str

@@ -3,22 +3,29 @@ headers), before any I/O."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
 import httpx
 
-from convokit_generated.api import OPERATIONS
 
-# Headers the SDK owns on every request: letting an option set them would defeat the
-# key handling, or the one-key-per-call idempotency guarantee of an operation that
-# declares the key (or any header parameter, which has its own argument).
-_RESERVED_HEADERS = {"authorization": "api_key"} | {
-    parameter.wire_name.lower(): parameter.python_name
-    for operation in OPERATIONS.values()
-    for parameter in operation.parameters
-    if parameter.location == "header"
-}
+@functools.cache
+def _reserved_headers() -> Mapping[str, str]:
+    """Headers the SDK owns on every request, lowercased -> the argument that sets them:
+    letting an option set them would defeat the key handling, or the one-key-per-call
+    idempotency guarantee of an operation that declares the key (or any header
+    parameter, which has its own argument)."""
+    from convokit_generated.api import OPERATIONS  # on first use: it imports the models
+
+    return {"authorization": "api_key"} | {
+        parameter.wire_name.lower(): parameter.python_name
+        for operation in OPERATIONS.values()
+        for parameter in operation.parameters
+        if parameter.location == "header"
+    }
+
+
 # What HTTP/1.1 can carry (RFC 9110 tokens; visible ASCII values, inner spaces only).
 # Anything else would fail inside the send, after the call has started, or smuggle a
 # second header in through a line break.
@@ -73,7 +80,7 @@ def check_headers(name: str, value: object) -> dict[str, str]:
     for header, header_value in value.items():
         if not isinstance(header, str) or not isinstance(header_value, str):
             raise TypeError(f"{name!r} must map str to str, got {header!r}: {header_value!r}")
-        owner = _RESERVED_HEADERS.get(header.lower())
+        owner = _reserved_headers().get(header.lower())
         if owner is not None:
             raise ValueError(f"{name!r} cannot set {header!r}: the SDK sets it; use {owner}=")
         if not _HEADER_NAME.fullmatch(header):

@@ -19,6 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 redocly="$root/node_modules/.bin/redocly"
 pdoc="$root/.venv/bin/pdoc"
+pdoc_python="$root/.venv/bin/python"
 output=${1:-site/index.html}
 python_output="$(dirname "$output")/python"
 
@@ -44,15 +45,26 @@ REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true "$redocly" build-docs 
 echo "docs.sh: wrote $output; open it in a browser (file://$(cd "$(dirname "$output")" && pwd)/$(basename "$output"))"
 
 # `convokit` lists its names in __all__, which hides its submodules from pdoc: name the
-# public ones (no leading underscore) explicitly.
-modules=$("$root/.venv/bin/python" -c '
-import pkgutil, convokit
-print(" ".join(["convokit"] + [f"convokit.{m.name}" for m in pkgutil.iter_modules(convokit.__path__) if not m.name.startswith("_")]))
-')
-# shellcheck disable=SC2086  # one word per module name
-"$pdoc" $modules \
-  --output-directory "$python_output" \
-  --docformat markdown \
-  --no-math --no-mermaid \
-  >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+# public ones (no leading underscore) explicitly. pdoc reads a module's __dict__, and
+# convokit imports its generated models on first use (convokit/__init__.py): ask for
+# every public name first.
+PYTHON_OUTPUT="$python_output" "$pdoc_python" - >"$log" 2>&1 <<'EOF' || { cat "$log" >&2; exit 1; }
+import os
+import pkgutil
+from pathlib import Path
+
+import pdoc
+
+import convokit
+
+for name in convokit.__all__:
+    getattr(convokit, name)
+modules = ["convokit"] + [
+    f"convokit.{module.name}"
+    for module in pkgutil.iter_modules(convokit.__path__)
+    if not module.name.startswith("_")
+]
+pdoc.render.configure(docformat="markdown", math=False, mermaid=False)
+pdoc.pdoc(*modules, output_directory=Path(os.environ["PYTHON_OUTPUT"]))
+EOF
 echo "docs.sh: wrote $python_output/index.html (the Python API of convokit)"

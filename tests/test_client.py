@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -357,6 +359,34 @@ def test_public_names_are_exported() -> None:
     assert {"conversationId", "widgetId", "instanceId", "chatHistory"} <= set(
         convokit.ChatOptions.__optional_keys__
     )
+
+
+_LOADED_LATER = ("attrs", "convokit_generated.api", "convokit_generated.models")
+
+
+def test_the_generated_models_load_with_the_first_call_not_at_import() -> None:
+    # They (and attrs) are most of what import convokit would cost (docs/benchmarks.md).
+    # (Here, making a client loads attrs anyway: httpcore imports trio, a dev tool, when
+    # it is installed, and trio imports attrs.)
+    code = f"""
+import sys
+import convokit
+loaded = lambda: [name for name in {_LOADED_LATER!r} if name in sys.modules]
+print(loaded())
+convokit.create_client("sk_test_lazy", base_url="http://127.0.0.1:9").close()
+print([name for name in loaded() if name != "attrs"])
+from convokit.testing import MockServer  # the mock reads the descriptors: it loads them
+with MockServer() as server:
+    reply = convokit.create_client("sk_test_lazy", base_url=server.base_url).chat(message="Hi")
+print(loaded(), type(reply).__name__, reply.request_id is not None)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    at_import, with_a_client, after_a_call = result.stdout.splitlines()
+    assert at_import == "[]", result.stdout
+    assert with_a_client == "[]", result.stdout
+    assert after_a_call == f"{list(_LOADED_LATER)} ChatResponse True"
 
 
 def test_an_error_body_that_echoes_the_key_is_redacted_everywhere() -> None:

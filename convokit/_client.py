@@ -32,7 +32,6 @@ from ._options import (
     split_call_options,
 )
 from ._transport import (
-    LIMITS,
     AsyncDeadlineCheckedStream,
     AsyncPoolTransport,
     DeadlineCheckedStream,
@@ -144,8 +143,17 @@ class _BaseClient(Generic[HttpClient]):
     def _http_client_type(cls) -> type[HttpClient]:
         raise NotImplementedError
 
-    def _new_http_client(self) -> _Closable:
-        raise NotImplementedError
+    _pool_transport: Any  # PoolTransport or AsyncPoolTransport
+
+    def _new_http_client(self) -> Any:
+        # An httpx client of the SDK's own only holds its pools and picks the one for a
+        # URL (direct, or a proxy's): requests go straight to that pool (_send_direct).
+        ssl_context = _ssl_context()
+        pool = self._pool_transport
+        return self._http_client_type()(
+            transport=pool(ssl_context),
+            mounts=proxy_mounts(self._config.proxy, lambda url: pool(ssl_context, url)),
+        )
 
     @property
     def base_url(self) -> str:
@@ -247,6 +255,7 @@ class Client(_BaseClient[httpx.Client]):
 
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
     _pool: _Pool[httpx.Client]
+    _pool_transport = PoolTransport
 
     def __init__(self, **options: Unpack[ClientOptions]) -> None:
         """Options (snake_case or camelCase) as for `create_client`."""
@@ -255,16 +264,6 @@ class Client(_BaseClient[httpx.Client]):
     @classmethod
     def _http_client_type(cls) -> type[httpx.Client]:
         return httpx.Client
-
-    def _new_http_client(self) -> httpx.Client:
-        ssl_context = _ssl_context()
-        return httpx.Client(
-            timeout=self._config.timeout,
-            follow_redirects=False,
-            limits=LIMITS,
-            transport=PoolTransport(ssl_context),
-            mounts=proxy_mounts(self._config.proxy, lambda url: PoolTransport(ssl_context, url)),
-        )
 
     @overload
     def chat(
@@ -373,6 +372,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 
     _sleep: Callable[[float], Any] = staticmethod(_anyio_sleep)
     _pool: _Pool[httpx.AsyncClient | AiohttpSession]
+    _pool_transport = AsyncPoolTransport
 
     def __init__(self, **options: Unpack[AsyncClientOptions]) -> None:
         """Options (snake_case or camelCase) as for `create_async_client`."""
@@ -383,20 +383,12 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         return httpx.AsyncClient
 
     def _new_http_client(self) -> httpx.AsyncClient | AiohttpSession:
-        ssl_context = _ssl_context()
         if self._config.http_backend == "aiohttp":
             from ._aiohttp import AiohttpSession  # not at import: aiohttp is optional
 
-            return AiohttpSession(self._config, ssl_context)
-        return httpx.AsyncClient(
-            timeout=self._config.timeout,
-            follow_redirects=False,
-            limits=LIMITS,
-            transport=AsyncPoolTransport(ssl_context),
-            mounts=proxy_mounts(
-                self._config.proxy, lambda url: AsyncPoolTransport(ssl_context, url)
-            ),
-        )
+            return AiohttpSession(self._config, _ssl_context())
+        client: httpx.AsyncClient = super()._new_http_client()
+        return client
 
     @overload
     async def chat(

@@ -48,11 +48,10 @@ class Deadline:
         return remaining if timeout is None or timeout > remaining else timeout
 
 
-class DeadlineBackend(httpcore.NetworkBackend):
+class DeadlineBackend(httpcore.SyncBackend):
     """The sync network backend, with each operation capped by `deadline`."""
 
     def __init__(self, deadline: Deadline) -> None:
-        self._backend = httpcore.SyncBackend()
         self._deadline = deadline
 
     def connect_tcp(
@@ -64,7 +63,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, capped, local_address, socket_options)
+        stream = super().connect_tcp(host, port, capped, local_address, socket_options)
         return _DeadlineStream(stream, self._deadline)
 
     def connect_unix_socket(
@@ -74,11 +73,8 @@ class DeadlineBackend(httpcore.NetworkBackend):
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_unix_socket(path, capped, socket_options)
+        stream = super().connect_unix_socket(path, capped, socket_options)
         return _DeadlineStream(stream, self._deadline)
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -112,11 +108,10 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
-class AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
+class AsyncDeadlineBackend(httpcore.AnyIOBackend):
     """The async network backend (anyio's, so asyncio and trio), capped by `deadline`."""
 
     def __init__(self, deadline: Deadline) -> None:
-        self._backend = httpcore.AnyIOBackend()
         self._deadline = deadline
 
     async def connect_tcp(
@@ -128,7 +123,7 @@ class AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
-        stream = await self._backend.connect_tcp(host, port, capped, local_address, socket_options)
+        stream = await super().connect_tcp(host, port, capped, local_address, socket_options)
         return _AsyncDeadlineStream(stream, self._deadline)
 
     async def connect_unix_socket(
@@ -138,11 +133,8 @@ class AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
-        stream = await self._backend.connect_unix_socket(path, capped, socket_options)
+        stream = await super().connect_unix_socket(path, capped, socket_options)
         return _AsyncDeadlineStream(stream, self._deadline)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
 
 
 class _AsyncDeadlineStream(httpcore.AsyncNetworkStream):

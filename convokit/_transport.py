@@ -84,29 +84,26 @@ class _Connection(Generic[Transport]):
 
     __slots__ = ("deadline", "free_since", "transport")
 
-    def __init__(self, transport: Transport, deadline: Deadline) -> None:
+    def __init__(
+        self,
+        transport_class: type[Transport],
+        backend_class: Callable[[Deadline], Any],
+        ssl_context: ssl.SSLContext,
+        proxy: ProxyOption | None,
+    ) -> None:
+        from ._deadline import Deadline
+
+        transport = transport_class(verify=ssl_context, limits=_ONE_CONNECTION, proxy=proxy)
+        # httpx takes no network backend; its pool (plain or proxy) keeps the one it talks
+        # through here, and a new httpx that moves it is refused here rather than ignored.
+        if not hasattr(transport._pool, "_network_backend"):
+            raise RuntimeError(
+                "convokit: this httpx version is not supported (no _network_backend)"
+            )
         self.transport: Transport = transport
-        self.deadline: Deadline = deadline
+        self.deadline: Deadline = Deadline()
         self.free_since = 0.0
-
-
-def _new_connection(
-    transport_class: type[Transport],
-    backend_class: Callable[[Deadline], Any],
-    ssl_context: ssl.SSLContext,
-    proxy: ProxyOption | None,
-) -> _Connection[Transport]:
-    from ._deadline import Deadline
-
-    transport = transport_class(verify=ssl_context, limits=_ONE_CONNECTION, proxy=proxy)
-    deadline = Deadline()
-    # httpx takes no network backend; its pool (plain or proxy) keeps the one it talks
-    # through here. tests/test_deadlines.py fails loudly if a new httpx moves it.
-    pool = transport._pool
-    if not hasattr(pool, "_network_backend"):
-        raise RuntimeError("convokit: this httpx version is not supported (no _network_backend)")
-    pool._network_backend = backend_class(deadline)
-    return _Connection(transport, deadline)
+        transport._pool._network_backend = backend_class(self.deadline)
 
 
 _NONE_RETIRED: Sequence[Any] = ()
@@ -246,10 +243,9 @@ class _AsyncReleasingStream(httpx.AsyncByteStream):
             self._release()
 
 
-def _deadline_passed(deadline: float) -> httpx.ReadTimeout | None:
-    if time.monotonic() < deadline:
-        return None
-    return httpx.ReadTimeout("the attempt's timeout elapsed while the body was arriving")
+def _check_deadline(deadline: float) -> None:
+    if time.monotonic() >= deadline:
+        raise httpx.ReadTimeout("the attempt's timeout elapsed while the body was arriving")
 
 
 class DeadlineCheckedStream(httpx.SyncByteStream):
@@ -265,9 +261,7 @@ class DeadlineCheckedStream(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._stream:
-            passed = _deadline_passed(self._deadline)
-            if passed is not None:
-                raise passed
+            _check_deadline(self._deadline)
             yield chunk
 
     def close(self) -> None:
@@ -292,9 +286,7 @@ class AsyncDeadlineCheckedStream(httpx.AsyncByteStream):
     async def __anext__(self) -> bytes:
         assert self._chunks is not None
         chunk = await self._chunks.__anext__()
-        passed = _deadline_passed(self._deadline)
-        if passed is not None:
-            raise passed
+        _check_deadline(self._deadline)
         return chunk
 
     async def aclose(self) -> None:
@@ -309,7 +301,7 @@ class PoolTransport(httpx.BaseTransport):
         from ._deadline import DeadlineBackend
 
         self._connections = _Connections(
-            lambda: _new_connection(httpx.HTTPTransport, DeadlineBackend, ssl_context, proxy)
+            lambda: _Connection(httpx.HTTPTransport, DeadlineBackend, ssl_context, proxy)
         )
         self._queue = threading.Semaphore(MAX_CONNECTIONS)
         self._lock = threading.Lock()  # guards _connections across threads
@@ -360,9 +352,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         from ._deadline import AsyncDeadlineBackend
 
         self._connections = _Connections(
-            lambda: _new_connection(
-                httpx.AsyncHTTPTransport, AsyncDeadlineBackend, ssl_context, proxy
-            )
+            lambda: _Connection(httpx.AsyncHTTPTransport, AsyncDeadlineBackend, ssl_context, proxy)
         )
         self._queue: anyio.Semaphore = anyio.Semaphore(MAX_CONNECTIONS, fast_acquire=True)
 

@@ -67,9 +67,11 @@ def random_jitter() -> float:
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """The server's requested wait, from `retry-after-ms` or `Retry-After` (seconds or an
     HTTP date), or None when absent, unparsable, or outside (0, 60] seconds."""
-    seconds = _parse_retry_after_ms(headers.get("retry-after-ms"))
-    if seconds is None:
-        seconds = _parse_retry_after(headers.get("retry-after"), now)
+    milliseconds = _finite_number(headers.get("retry-after-ms", ""))
+    if milliseconds is not None:
+        seconds: float | None = milliseconds / 1000
+    else:
+        seconds = _parse_retry_after(headers.get("retry-after", ""), now)
     if seconds is None or not 0 < seconds <= MAX_RETRY_AFTER_SECONDS:
         return None
     return seconds
@@ -87,28 +89,20 @@ def wait_seconds(
     return backoff_seconds(retry_number, jitter)
 
 
-def _parse_retry_after_ms(value: str | None) -> float | None:
-    if value is None:
-        return None
+def _finite_number(text: str) -> float | None:
     try:
-        milliseconds = float(value)
+        number = float(text)
     except ValueError:
         return None
-    return milliseconds / 1000 if math.isfinite(milliseconds) else None
+    return number if math.isfinite(number) else None
 
 
-def _parse_retry_after(value: str | None, now: float | None) -> float | None:
-    if value is None:
-        return None
-    value = value.strip()
+def _parse_retry_after(value: str, now: float | None) -> float | None:
+    seconds = _finite_number(value)
+    if seconds is not None:
+        return seconds
     try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) else None
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
+        moment = email.utils.parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError):
         return None
     return moment.timestamp() - (time.time() if now is None else now)

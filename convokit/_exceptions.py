@@ -163,16 +163,8 @@ STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
 }
 
 
-def status_error_class(status_code: int) -> type[APIStatusError]:
-    """The class raised for an error response with `status_code`."""
-    if status_code >= 500:
-        return InternalServerError
-    return STATUS_ERRORS.get(status_code, APIStatusError)
-
-
 def status_error(response: httpx.Response) -> APIStatusError:
     """The typed error for an error response, whatever its body (JSON envelope, HTML, empty)."""
-    request_id = response.headers.get("x-request-id")
     body: Any = _decoded_body(response)
     detail = body.get("error") if isinstance(body, dict) else None
     if isinstance(detail, dict) and isinstance(detail.get("message"), str):
@@ -183,10 +175,14 @@ def status_error(response: httpx.Response) -> APIStatusError:
     else:
         message = _snippet(response) or response.reason_phrase.strip() or "no response body"
         error_type = code = param = None
-    return status_error_class(response.status_code)(
+    status = response.status_code
+    error_class = (
+        InternalServerError if status >= 500 else STATUS_ERRORS.get(status, APIStatusError)
+    )
+    return error_class(
         message,
-        status_code=response.status_code,
-        request_id=request_id,
+        status_code=status,
+        request_id=response.headers.get("x-request-id"),
         error_type=error_type,
         code=code,
         param=param,

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -26,7 +26,6 @@ from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_TIMEOUT
 from ._conversation import Conversation
 from ._exceptions import (
     APIConnectionError,
-    APIError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
@@ -82,33 +81,23 @@ _EXIT_CODE_HELP = {
 class _Failure(Exception):
     """Ends the command (or, in a session, one message) with an error report and an exit code.
 
-    `error` names what failed (the SDK's error class, or USAGE_ERROR when nothing was
-    sent); `status` and `request_id` are the API's, when it answered.
+    `cause` is the SDK's error when the API was called: --json reports its class, and
+    the API's status and request id when it answered (else USAGE_ERROR: nothing was sent).
     """
 
-    def __init__(
-        self,
-        code: ExitCode,
-        line: str,
-        *,
-        error: str = USAGE_ERROR,
-        status: int | None = None,
-        request_id: str | None = None,
-    ) -> None:
+    def __init__(self, code: ExitCode, line: str, cause: ConvoKitError | None = None) -> None:
         super().__init__(line)
         self.code = code
         self.line = line
-        self.error = error
-        self.status = status
-        self.request_id = request_id
+        self.cause = cause
 
     def report(self, *, as_json: bool) -> None:
         """Prints the failure on stderr: one line of text, or one JSON object with --json."""
         if as_json:
             document = {
-                "error": self.error,
-                "status": self.status,
-                "request_id": self.request_id,
+                "error": USAGE_ERROR if self.cause is None else type(self.cause).__name__,
+                "status": getattr(self.cause, "status_code", None),
+                "request_id": getattr(self.cause, "request_id", None),
                 "message": self.line,
             }
             print(json.dumps(document, ensure_ascii=False), file=sys.stderr, flush=True)
@@ -286,25 +275,20 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be 1 or more, got 0")
-    return value
+def _bounded_int(low: int, high: float, rule: str) -> Callable[[str], int]:
+    # An argparse type: a whole number from `low` to `high`, and `rule` to say so.
+    def parse(text: str) -> int:
+        value = _non_negative_int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{rule}, got {value}")
+        return value
+
+    return parse
 
 
-def _port(text: str) -> int:
-    value = _non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"ports go up to 65535, got {value}")
-    return value
-
-
-def _error_status(text: str) -> int:
-    value = _non_negative_int(text)
-    if not 400 <= value <= 599:
-        raise argparse.ArgumentTypeError(f"must be an HTTP error status (400-599), got {value}")
-    return value
+_positive_int = _bounded_int(1, math.inf, "must be 1 or more")
+_port = _bounded_int(0, 65535, "ports go up to 65535")
+_error_status = _bounded_int(400, 599, "must be an HTTP error status (400-599)")
 
 
 def _seconds(text: str) -> float:
@@ -467,15 +451,9 @@ def _print_reply(response: ChatResponse, *, as_json: bool, show_id: bool) -> Non
 
 def _failure(error: Exception, base_url: str, key: str, *, start_over: str | None) -> _Failure:
     code, line = describe_error(error, base_url, start_over=start_over)
-    if not isinstance(error, ConvoKitError):
-        return _Failure(code, _one_line(_in_cli_terms(line), key))
-    return _Failure(
-        code,
-        _one_line(line, key),
-        error=type(error).__name__,
-        status=getattr(error, "status_code", None),
-        request_id=getattr(error, "request_id", None),
-    )
+    if isinstance(error, ConvoKitError):
+        return _Failure(code, _one_line(line, key), error)
+    return _Failure(code, _one_line(_in_cli_terms(line), key))
 
 
 def describe_error(
@@ -521,7 +499,7 @@ def describe_error(
         return ExitCode.API, f"{error}. Is --base-url / {BASE_URL_ENV} a ConvoKit API?"
     if isinstance(error, APIStatusError):
         return ExitCode.API, f"{error}. Check the message and options."
-    if isinstance(error, APIError | ConvoKitError):
+    if isinstance(error, ConvoKitError):
         return ExitCode.API, str(error)
     return ExitCode.USAGE, str(error)
 

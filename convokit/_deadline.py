@@ -100,9 +100,8 @@ class _DeadlineStream(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(
-            self._stream.start_tls(ssl_context, server_hostname, capped), self._deadline
-        )
+        stream = self._stream.start_tls(ssl_context, server_hostname, capped)
+        return _DeadlineStream(stream, self._deadline)
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._stream.get_extra_info(info)

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEADLINE",
     "KEEPALIVE_EXPIRY",
-    "LIMITS",
     "MAX_CONNECTIONS",
     "AsyncDeadlineCheckedStream",
     "AsyncPoolTransport",
@@ -45,11 +44,6 @@ MAX_CONNECTIONS = 1000
 KEEPALIVE_EXPIRY = 30.0
 _ONE_CONNECTION = httpx.Limits(
     max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY
-)
-LIMITS = httpx.Limits(
-    max_connections=MAX_CONNECTIONS,
-    max_keepalive_connections=MAX_CONNECTIONS,
-    keepalive_expiry=KEEPALIVE_EXPIRY,
 )
 
 DEADLINE = "convokit.deadline"

@@ -100,7 +100,7 @@ def wire_arguments(
         if given is None or isinstance(given, Unset):
             continue
         value = to_json(given)
-        problem = slot.check(value, slot.wire_name)
+        problem = slot.check(value)
         if problem is not None:
             raise _refusal(caller, slot, problem)
         if slot.location == "body":
@@ -147,7 +147,7 @@ def _text(value: object) -> str:
 
 
 def _refusal(caller: str, slot: _Slot, problem: Problem) -> TypeError | ValueError:
-    where = slot.python_name + problem.path[len(slot.wire_name) :]
-    if problem.wrong_type and problem.path == slot.wire_name:
+    where = problem.under(slot.python_name).path
+    if problem.wrong_type and not problem.path:
         return TypeError(f"{caller} option {where!r} {problem.message}")
     return ValueError(f"{caller} option {where!r} {problem.message}")

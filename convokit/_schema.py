@@ -26,7 +26,8 @@ class Problem(NamedTuple):
     """Why a value does not match its schema, and where."""
 
     path: str
-    """Where, in wire names: `chatHistory[0].role` (empty for the value itself)."""
+    """Where, in wire names, from the value checked: `chatHistory[0].role` (empty for the
+    value itself)."""
     message: str
     """What is wrong, e.g. `must be at most 255 characters`."""
     wrong_type: bool = False
@@ -35,9 +36,17 @@ class Problem(NamedTuple):
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
 
+    def under(self, step: str) -> Problem:
+        """The problem as seen from the value holding this one at `step` (a key, or an
+        index as `[0]`): where to look is only spelled out once something is wrong."""
+        if not self.path:
+            return self._replace(path=step)
+        joint = "" if self.path[0] == "[" else "."
+        return self._replace(path=f"{step}{joint}{self.path}")
 
-Check = Callable[[Any, str], Problem | None]
-"""A compiled schema: `check(value, path)` is the first problem, or None."""
+
+Check = Callable[[Any], Problem | None]
+"""A compiled schema: `check(value)` is the first problem, or None."""
 
 _JSON_TYPES: Mapping[str, type | tuple[type, ...]] = {
     "string": str,
@@ -50,10 +59,10 @@ _JSON_TYPES: Mapping[str, type | tuple[type, ...]] = {
 }
 
 
-def first_problem(schema: Mapping[str, Any], value: object, path: str = "") -> Problem | None:
+def first_problem(schema: Mapping[str, Any], value: object) -> Problem | None:
     """The first way `value` breaks `schema`, or None when it matches (compiles the
     schema each time: keep `compile_schema(schema)` for a schema checked often)."""
-    return compile_schema(schema)(value, path)
+    return compile_schema(schema)(value)
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Check:
@@ -75,9 +84,9 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
     if len(checks) == 1:
         return checks[0]
 
-    def check_all(value: Any, path: str) -> Problem | None:
+    def check_all(value: Any) -> Problem | None:
         for check in checks:
-            problem = check(value, path)
+            problem = check(value)
             if problem is not None:
                 return problem
         return None
@@ -85,7 +94,7 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
     return check_all
 
 
-def _nothing_to_check(value: Any, path: str) -> Problem | None:
+def _nothing_to_check(value: Any) -> Problem | None:
     return None
 
 
@@ -98,17 +107,17 @@ def _type_check(schema: Mapping[str, Any]) -> Check | None:
     if len(names) == 1:
         name = names[0]
 
-        def check_one(value: Any, path: str) -> Problem | None:
+        def check_one(value: Any) -> Problem | None:
             if _is_type(value, name):
                 return None
-            return Problem(path, f"must be {wanted}, got {_kind(value)}", wrong_type=True)
+            return Problem("", f"must be {wanted}, got {_kind(value)}", wrong_type=True)
 
         return check_one
 
-    def check(value: Any, path: str) -> Problem | None:
+    def check(value: Any) -> Problem | None:
         if any(_is_type(value, name) for name in names):
             return None
-        return Problem(path, f"must be {wanted}, got {_kind(value)}", wrong_type=True)
+        return Problem("", f"must be {wanted}, got {_kind(value)}", wrong_type=True)
 
     return check
 
@@ -119,10 +128,10 @@ def _value_check(schema: Mapping[str, Any]) -> Check | None:
     choices = list(schema["enum"])
     listed = ", ".join(repr(choice) for choice in choices)
 
-    def check(value: Any, path: str) -> Problem | None:
+    def check(value: Any) -> Problem | None:
         if value in choices:
             return None
-        return Problem(path, f"must be one of {listed}, got {value!r}")
+        return Problem("", f"must be one of {listed}, got {value!r}")
 
     return check
 
@@ -135,17 +144,17 @@ def _string_check(schema: Mapping[str, Any]) -> Check | None:
     if shortest is None and longest is None and compiled is None:
         return None
 
-    def check(value: Any, path: str) -> Problem | None:
+    def check(value: Any) -> Problem | None:
         if not isinstance(value, str):
             return None
         if shortest is not None and len(value) < shortest:
             if shortest == 1:
-                return Problem(path, "must not be empty")
-            return Problem(path, f"must be at least {shortest} characters")
+                return Problem("", "must not be empty")
+            return Problem("", f"must be at least {shortest} characters")
         if longest is not None and len(value) > longest:
-            return Problem(path, f"must be at most {longest} characters")
+            return Problem("", f"must be at most {longest} characters")
         if compiled is not None and compiled.search(value) is None:
-            return Problem(path, f"must match the pattern {pattern!r}")
+            return Problem("", f"must match the pattern {pattern!r}")
         return None
 
     return check
@@ -164,12 +173,12 @@ def _number_check(schema: Mapping[str, Any]) -> Check | None:
     if not bounds:
         return None
 
-    def check(value: Any, path: str) -> Problem | None:
+    def check(value: Any) -> Problem | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
         for bound, holds, words in bounds:
             if not holds(value, bound):
-                return Problem(path, f"must be {words} {bound}, got {value}")
+                return Problem("", f"must be {words} {bound}, got {value}")
         return None
 
     return check
@@ -184,25 +193,24 @@ def _object_check(schema: Mapping[str, Any]) -> Check | None:
         return None
     known = ", ".join(repr(name) for name in properties)
 
-    def check(value: Any, path: str) -> Problem | None:
+    def check(value: Any) -> Problem | None:
         if not isinstance(value, Mapping):
             return None
         for name in required:
             if name not in value:
-                return Problem(_join(path, name), "is required")
+                return Problem(name, "is required")
         for name, item in value.items():
-            where = _join(path, str(name))
             property_check = properties.get(name)
             if property_check is not None:
-                problem = property_check(item, where)
+                problem = property_check(item)
             elif extra is False:
-                problem = Problem(where, f"is an unknown key (known: {known})")
+                problem = Problem("", f"is an unknown key (known: {known})")
             elif extra_check is not None:
-                problem = extra_check(item, where)
+                problem = extra_check(item)
             else:
                 problem = None
             if problem is not None:
-                return problem
+                return problem.under(str(name))
         return None
 
     return check
@@ -216,18 +224,18 @@ def _array_check(schema: Mapping[str, Any]) -> Check | None:
     if fewest is None and most is None and item_check is None:
         return None
 
-    def check(value: Any, path: str) -> Problem | None:
+    def check(value: Any) -> Problem | None:
         if not isinstance(value, list | tuple):
             return None
         if fewest is not None and len(value) < fewest:
-            return Problem(path, f"must have at least {fewest} items")
+            return Problem("", f"must have at least {fewest} items")
         if most is not None and len(value) > most:
-            return Problem(path, f"must have at most {most} items")
+            return Problem("", f"must have at most {most} items")
         if item_check is not None:
             for index, item in enumerate(value):
-                problem = item_check(item, f"{path}[{index}]")
+                problem = item_check(item)
                 if problem is not None:
-                    return problem
+                    return problem.under(f"[{index}]")
         return None
 
     return check
@@ -257,7 +265,3 @@ def _article(name: str) -> str:
     # JSON's names, with Python's beside them for the two that differ.
     articles = {"integer": "an integer", "array": "an array (list)", "object": "an object (dict)"}
     return articles.get(name, f"a {name}")
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name

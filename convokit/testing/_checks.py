@@ -92,9 +92,9 @@ def check_parameters(
             if parameter.required:
                 raise Reject(400, f"{name}: is required", param=name)
             continue
-        problem = check(_from_text(raw, parameter.schema), name)
+        problem = check(_from_text(raw, parameter.schema))
         if problem is not None:
-            raise Reject(400, str(problem), param=name)
+            raise Reject(400, str(problem.under(name)), param=name)
 
 
 def check_body(
@@ -114,7 +114,7 @@ def check_body(
             )
     if not parsed.ok:
         raise Reject(400, f"The request body is not JSON ({parsed.problem}).", code="invalid_json")
-    problem = checks.body(parsed.value, "")
+    problem = checks.body(parsed.value)
     if problem is None:
         return parsed.value
     if not problem.path:

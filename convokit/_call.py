@@ -76,7 +76,11 @@ class Call:
         )
         total = options.get("total_timeout", config.total_timeout)
         self._total_timeout = None if total is None else check_seconds("total_timeout", total)
-        self._max_retries = check_max_retries(options.get("max_retries", config.max_retries))
+        self._max_retries = (
+            check_max_retries(options["max_retries"])
+            if "max_retries" in options
+            else config.max_retries
+        )
         extra = options.get("extra_headers")
         extra_headers = check_headers("extra_headers", extra) if extra else {}
 

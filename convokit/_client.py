@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -353,11 +354,12 @@ async def _anyio_sleep(seconds: float) -> None:
 
 def _event_loop() -> tuple[int, object]:
     """The process and the event loop (asyncio's or trio's) running this call."""
-    import asyncio  # not at import: sync users never need it
-
+    # No asyncio loop can run unless asyncio was imported: convokit does not import it
+    # (sync users never need it), nor pay for an import statement on every call.
+    asyncio = sys.modules.get("asyncio")
     try:
-        loop: object = asyncio.get_running_loop()  # a tenth of anyio's lookup, per call
-    except RuntimeError:
+        loop: object = asyncio.get_running_loop()  # type: ignore[union-attr]
+    except (AttributeError, RuntimeError):  # asyncio not imported, or no loop of its running
         import anyio.lowlevel
 
         loop = anyio.lowlevel.current_token().native_token

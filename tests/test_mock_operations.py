@@ -224,7 +224,7 @@ def test_a_header_parameter_is_checked_against_its_schema(http: httpx.Client) ->
 
 
 def test_a_missing_required_parameter_is_400_naming_it(api: MockApi) -> None:
-    required = attrs.evolve(GET_WIDGET.parameters[-1], required=True)
+    required = GET_WIDGET.parameters[-1]._replace(required=True)
     strict = attrs.evolve(GET_WIDGET, parameters=(*GET_WIDGET.parameters[:-1], required))
     with serving(MockApi(operations={"get_widget": strict})) as http:
         assert_bad_request(http.get("/v1/widgets/abc"), "X-Trace-Id")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
-import platform
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
@@ -25,18 +25,19 @@ HttpBackend = Literal["httpx", "aiohttp"]
 HTTP_BACKENDS: tuple[HttpBackend, ...] = get_args(HttpBackend)
 
 USER_AGENT = f"convokit-python/{__version__}"
-RUNTIME = (
-    f"{platform.python_implementation()}/{platform.python_version()} "
-    f"({platform.system()}; {platform.machine()})"
-)
 
 
-SDK_HEADERS: Mapping[str, str] = {
-    "User-Agent": USER_AGENT,
-    "X-ConvoKit-Client-Runtime": RUNTIME,
-}
-"""What the SDK says about itself on every request (with the body's Content-Type, when
-there is a body). `default_headers`, then a call's `extra_headers`, replace any of them."""
+@functools.cache
+def sdk_headers() -> Mapping[str, str]:
+    """What the SDK says about itself on every request (with the body's Content-Type, when
+    there is a body). `default_headers`, then a call's `extra_headers`, replace any of them."""
+    import platform  # with the first request: 1-2 ms that `import convokit` need not pay
+
+    runtime = (
+        f"{platform.python_implementation()}/{platform.python_version()} "
+        f"({platform.system()}; {platform.machine()})"
+    )
+    return {"User-Agent": USER_AGENT, "X-ConvoKit-Client-Runtime": runtime}
 
 
 def layer_headers(under: Mapping[str, str], over: Mapping[str, str]) -> dict[str, str]:
@@ -88,7 +89,7 @@ class ClientConfig:
         self.allow_insecure = allow_insecure
         self.proxy = proxy
         self.http_backend: HttpBackend = http_backend
-        # SDK_HEADERS and a body's Content-Type under default_headers, by content type:
+        # sdk_headers() and a body's Content-Type under default_headers, by content type:
         # merged once per client, not on every call.
         self._base_headers: dict[str | None, Mapping[str, str]] = {}
 
@@ -105,9 +106,9 @@ class ClientConfig:
         base = self._base_headers.get(content_type)
         if base is None:
             own = (
-                SDK_HEADERS
+                sdk_headers()
                 if content_type is None
-                else {"Content-Type": content_type, **SDK_HEADERS}
+                else {"Content-Type": content_type, **sdk_headers()}
             )
             base = self._base_headers[content_type] = layer_headers(own, self.default_headers)
         if extra_headers:

@@ -6,8 +6,8 @@ and wire) come from the operation's generated descriptor, so a field added to
 openapi.yaml is a valid option after regeneration with no edit to this file.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the TypedDicts below then hold their types, not
+# strings that typing compiles one by one at import (a third of this module's import).
 import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
@@ -87,7 +87,7 @@ _SPELLINGS: dict[str, Mapping[str, str]] = {}
 
 
 @functools.cache
-def chat_operation() -> Operation:
+def chat_operation() -> "Operation":
     """The operation chat() is the curated entry point of (`client.api.create_chat`)."""
     from ._models import CHAT  # on first use: it imports the generated models
 
@@ -103,7 +103,7 @@ def call_options() -> tuple[str, ...]:
     return CALL_OPTIONS
 
 
-def operation_spellings(operation: Operation) -> Mapping[str, str]:
+def operation_spellings(operation: "Operation") -> Mapping[str, str]:
     """Every accepted spelling of an operation's options -> its Python name: the per-call
     options and the operation's arguments in snake_case and camelCase, and the body
     fields' wire names (a JS-style dict uses those). Worked out once per operation."""
@@ -118,7 +118,7 @@ def operation_spellings(operation: Operation) -> Mapping[str, str]:
 
 
 def operation_call(
-    operation: Operation,
+    operation: "Operation",
     options: Mapping[str, Any] | None,
     keywords: Mapping[str, Any],
     caller: str,

@@ -38,6 +38,8 @@ class Sizes:
 
     blocks: int
     calls_per_block: int
+    percall_processes: int
+    """The per-call blocks are spread over this many child processes."""
     cold_start_runs: int
     concurrent_calls: int
     delay_ms: float
@@ -52,6 +54,7 @@ class Sizes:
 FULL = Sizes(
     blocks=40,
     calls_per_block=100,
+    percall_processes=5,
     cold_start_runs=15,
     concurrent_calls=1000,
     delay_ms=75,
@@ -63,6 +66,7 @@ FULL = Sizes(
 QUICK = Sizes(
     blocks=4,
     calls_per_block=25,
+    percall_processes=1,
     cold_start_runs=3,
     concurrent_calls=100,
     delay_ms=20,
@@ -86,7 +90,9 @@ def measure(sizes: Sizes, full: bool) -> tuple[list[Figure], list[high_concurren
 
     with running_server() as server:
         ceiling = server.round_trips_per_second()
-        per_call = percall.run(server.url, sizes.blocks, sizes.calls_per_block)
+        per_call = percall.run(
+            server.url, sizes.blocks, sizes.calls_per_block, sizes.percall_processes
+        )
         per_call[0].notes.append(
             f"the server alone, with a bare socket client: {ceiling:.0f} round trips/s "
             "on one keep-alive connection (it is not the bottleneck)"

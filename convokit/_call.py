@@ -84,16 +84,16 @@ class Call:
         extra = options.get("extra_headers")
         extra_headers = check_headers("extra_headers", extra) if extra else {}
 
-        headers = arguments.headers
-        key = operation.idempotency_key
-        if key is not None and key.wire_name not in headers:
-            # One key for the whole call, reused by every retry: the server answers it once.
-            headers = {**headers, key.wire_name: new_idempotency_key()}
         self.method: str = operation.method
         self.endpoint = _parsed_url(config.base_url + arguments.path)
         self.params = arguments.query or None
         self.json: Any = arguments.body
-        self.headers = config.request_headers(operation.content_type, extra_headers) | headers
+        self.headers = config.request_headers(operation.content_type, extra_headers)
+        self.headers.update(arguments.headers)
+        key = operation.idempotency_key
+        if key is not None and key.wire_name not in arguments.headers:
+            # One key for the whole call, reused by every retry: the server answers it once.
+            self.headers[key.wire_name] = new_idempotency_key()
         self.attempt = 0
         self._attempt_seconds = None if self._timeout is None else self._timeout.read
         self._attempt_deadline: float | None = None

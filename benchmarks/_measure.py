@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -62,3 +63,17 @@ def interleaved_blocks(
 def median(values: list[float]) -> float:
     """The median (robust to the odd block slowed by another process)."""
     return statistics.median(values)
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process, from /proc/self/status."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def open_fds() -> int:
+    """Open file descriptors of this process."""
+    return len(os.listdir("/proc/self/fd"))

@@ -10,23 +10,17 @@ aclose().
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-from _measure import KEY, MESSAGE, Figure
+from _measure import KEY, MESSAGE, Figure, open_fds
 
 import convokit
 
 RAW_LIMITS = httpx.Limits(max_connections=100)
 # The SDK's default per-attempt timeout, so neither side gives up sooner.
 TIMEOUT = httpx.Timeout(60.0, connect=5.0)
-
-
-def open_fds() -> int:
-    """Open file descriptors of this process."""
-    return len(os.listdir("/proc/self/fd"))
 
 
 async def _burst(call: Callable[[], Awaitable[object]], count: int) -> tuple[float, int]:

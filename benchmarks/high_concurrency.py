@@ -30,7 +30,6 @@ import cProfile
 import gc
 import io
 import json
-import os
 import pstats
 import statistics
 import subprocess
@@ -42,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _measure import KEY, MESSAGE, Figure
+from _measure import KEY, MESSAGE, Figure, open_fds, rss_bytes
 
 from convokit._transport import MAX_CONNECTIONS
 
@@ -64,20 +63,6 @@ SLUGS = {
 BODY = json.dumps({"message": MESSAGE}, separators=(",", ":")).encode()
 HEADERS = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
 CHILD_TIMEOUT_SECONDS = 600
-
-
-def open_fds() -> int:
-    """Open file descriptors of this process."""
-    return len(os.listdir("/proc/self/fd"))
-
-
-def rss_bytes() -> int:
-    """Resident set size of this process."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 Call = Callable[[], Awaitable[object]]

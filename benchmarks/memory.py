@@ -12,18 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _measure import KEY, MESSAGE, Figure
+from _measure import KEY, MESSAGE, Figure, rss_bytes
 
 WARM_UP_CALLS = 200
-
-
-def rss_bytes() -> int:
-    """Resident set size of this process, from /proc/self/status."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def _child(side: str, url: str, calls: int) -> None:

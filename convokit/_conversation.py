@@ -1,6 +1,6 @@
 """Conversation and AsyncConversation: one thread of messages, its id carried from turn to turn.
 
-Everything but the `await` lives in _Thread, so the two helpers cannot drift apart.
+Everything but the `await` lives in _ConversationBase, so the two helpers cannot drift apart.
 """
 
 from __future__ import annotations
@@ -36,25 +36,42 @@ class _AsyncChats(Protocol):
 AnyClient = TypeVar("AnyClient", _Chats, _AsyncChats)
 
 
-class _Thread:
-    """What both helpers share: the thread's id, its turns, and the ids each message carries."""
+class _ConversationBase(Generic[AnyClient]):
+    """What both helpers share: their client, the thread's id, its turns, and the ids each
+    message carries (only send() differs)."""
 
-    __slots__ = ("_busy", "_turns", "id", "instance_id", "widget_id")
+    __slots__ = ("_busy", "_client", "_id", "_instance_id", "_turns", "_widget_id")
 
     def __init__(
-        self, widget_id: str | None, instance_id: str | None, conversation_id: str | None
+        self,
+        client: AnyClient,
+        widget_id: str | None = None,
+        instance_id: str | None = None,
+        *,
+        conversation_id: str | None = None,
     ) -> None:
-        self.widget_id = _checked_id("widget_id", widget_id)
-        self.instance_id = _checked_id("instance_id", instance_id)
-        self.id = _checked_id("conversation_id", conversation_id)
+        self._client = client
+        self._widget_id = _checked_id("widget_id", widget_id)
+        self._instance_id = _checked_id("instance_id", instance_id)
+        self._id = _checked_id("conversation_id", conversation_id)
         self._turns: list[ChatMessage] = []
         # A second message sent before the first one's reply would start a second
         # thread (no id yet) or interleave turns: one message at a time, refused otherwise.
         self._busy = threading.Lock()
 
-    def begin(self, message: str, options: Mapping[str, Any]) -> ChatOptions:
-        """The chat() options of the next message; marks the thread busy until `record()`
-        or `abandon()`."""
+    @property
+    def id(self) -> str | None:
+        """The conversation id the API assigned (None until the first reply)."""
+        return self._id
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        """The turns so far, oldest first (a copy)."""
+        return list(self._turns)
+
+    def _begin(self, message: str, options: Mapping[str, Any]) -> ChatOptions:
+        """The chat() options of the next message; marks the thread busy until `_record()`
+        or `_busy.release()`."""
         for spelling in options:
             if operation_spellings(chat_operation()).get(spelling) == "conversation_id":
                 raise TypeError(
@@ -69,35 +86,28 @@ class _Thread:
         # A JS-style dict, its keys checked by mypy against the generated ChatOptions. An id
         # not set is left out: a widget_id= in `options` then goes through as given.
         fields: ChatOptions = {"message": message}
-        if self.id is not None:
-            fields["conversationId"] = self.id
-        if self.widget_id is not None:
-            fields["widgetId"] = self.widget_id
-        if self.instance_id is not None:
-            fields["instanceId"] = self.instance_id
+        if self._id is not None:
+            fields["conversationId"] = self._id
+        if self._widget_id is not None:
+            fields["widgetId"] = self._widget_id
+        if self._instance_id is not None:
+            fields["instanceId"] = self._instance_id
         return fields
 
-    def record(self, message: str, response: ChatResponse) -> None:
+    def _record(self, message: str, response: ChatResponse) -> ChatResponse:
         """Adds a sent message and its reply to the thread, and frees it for the next one."""
         from ._models import ChatMessage  # loaded by the reply already
 
-        self.id = response.conversation_id
+        self._id = response.conversation_id
         self._turns += [
             ChatMessage(role="user", content=message),
             ChatMessage(role="assistant", content=response.reply),
         ]
         self._busy.release()
+        return response
 
-    def abandon(self) -> None:
-        """Frees the thread after a failed message, leaving it as it was."""
-        self._busy.release()
-
-    @property
-    def history(self) -> list[ChatMessage]:
-        return list(self._turns)
-
-    def describe(self, kind: str) -> str:
-        return f"<convokit.{kind} id={self.id!r} turns={len(self._turns)}>"
+    def __repr__(self) -> str:
+        return f"<convokit.{type(self).__name__} id={self._id!r} turns={len(self._turns)}>"
 
 
 def _checked_id(name: str, value: object) -> str | None:
@@ -108,39 +118,6 @@ def _checked_id(name: str, value: object) -> str | None:
     if not value:
         raise ValueError(f"{name} must not be empty (leave it out instead)")
     return value
-
-
-class _ConversationBase(Generic[AnyClient]):
-    """What both helpers hold: their client and their thread (only send() differs)."""
-
-    __slots__ = ("_client", "_thread")
-
-    _client: AnyClient
-    _thread: _Thread
-
-    def __init__(
-        self,
-        client: AnyClient,
-        widget_id: str | None = None,
-        instance_id: str | None = None,
-        *,
-        conversation_id: str | None = None,
-    ) -> None:
-        self._client = client
-        self._thread = _Thread(widget_id, instance_id, conversation_id)
-
-    @property
-    def id(self) -> str | None:
-        """The conversation id the API assigned (None until the first reply)."""
-        return self._thread.id
-
-    @property
-    def history(self) -> list[ChatMessage]:
-        """The turns so far, oldest first (a copy)."""
-        return self._thread.history
-
-    def __repr__(self) -> str:
-        return self._thread.describe(type(self).__name__)
 
 
 class Conversation(_ConversationBase[_Chats]):
@@ -159,14 +136,13 @@ class Conversation(_ConversationBase[_Chats]):
 
         `options` are chat()'s other options (timeout, max_retries, idempotency_key, ...).
         """
-        fields = self._thread.begin(message, options)
+        fields = self._begin(message, options)
         try:
             response = self._client.chat(fields, **options)
         except BaseException:
-            self._thread.abandon()
+            self._busy.release()  # the thread stays as it was
             raise
-        self._thread.record(message, response)
-        return response
+        return self._record(message, response)
 
 
 class AsyncConversation(_ConversationBase[_AsyncChats]):
@@ -176,11 +152,10 @@ class AsyncConversation(_ConversationBase[_AsyncChats]):
 
     async def send(self, message: str, /, **options: Unpack[ChatOptionalKeywords]) -> ChatResponse:
         """Sends the next user message in this thread and returns the reply; see Conversation."""
-        fields = self._thread.begin(message, options)
+        fields = self._begin(message, options)
         try:
             response = await self._client.chat(fields, **options)
         except BaseException:
-            self._thread.abandon()
+            self._busy.release()  # the thread stays as it was
             raise
-        self._thread.record(message, response)
-        return response
+        return self._record(message, response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, get_args
 
 import httpx
@@ -119,49 +119,26 @@ class ClientConfig:
 
 def resolve_config(options: Mapping[str, Any]) -> ClientConfig:
     """ClientConfig from create_client() options (by Python name) and the environment."""
-    allow_insecure = bool(options.get("allow_insecure", False))
-    return ClientConfig(
-        api_key=_api_key(options.get("api_key")),
-        base_url=_base_url(options.get("base_url"), allow_insecure),
-        timeout=check_timeout("timeout", options.get("timeout", DEFAULT_TIMEOUT)),
-        total_timeout=_optional_seconds("total_timeout", options.get("total_timeout")),
-        max_retries=check_max_retries(options.get("max_retries", DEFAULT_MAX_RETRIES)),
-        default_headers=check_headers("default_headers", options.get("default_headers") or {}),
-        allow_insecure=allow_insecure,
-        proxy=_proxy(options.get("proxy")),
-        http_backend=_http_backend(options.get("http_backend", "httpx")),
-    )
+    given = {**_DEFAULTS, **options}
+    fields = {name: check(given.get(name)) for name, check in _CHECKS.items()}
+    fields["base_url"] = _base_url(given.get("base_url"), fields["allow_insecure"])
+    return ClientConfig(**fields)
 
 
 def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientConfig:
     """`config` with the options given replaced; every other option is kept as it was."""
-    changes: dict[str, Any] = {}
-    if "api_key" in options:
-        changes["api_key"] = _api_key(options["api_key"])
-    if "allow_insecure" in options:
-        changes["allow_insecure"] = bool(options["allow_insecure"])
+    changes = {name: check(options[name]) for name, check in _CHECKS.items() if name in options}
     if "base_url" in options or "allow_insecure" in options:
         # Checked again either way: allow_insecure=False must not keep an http:// URL.
         changes["base_url"] = _base_url(
             options.get("base_url", config.base_url),
             changes.get("allow_insecure", config.allow_insecure),
         )
-    if "timeout" in options:
-        changes["timeout"] = check_timeout("timeout", options["timeout"])
-    if "total_timeout" in options:
-        changes["total_timeout"] = _optional_seconds("total_timeout", options["total_timeout"])
-    if "max_retries" in options:
-        changes["max_retries"] = check_max_retries(options["max_retries"])
-    if "default_headers" in options:
+    if "default_headers" in changes:
         changes["default_headers"] = layer_headers(
-            config.default_headers,
-            check_headers("default_headers", options["default_headers"] or {}),
+            config.default_headers, changes["default_headers"]
         )
     return config.replace(**changes)
-
-
-def _optional_seconds(name: str, value: object) -> float | None:
-    return None if value is None else check_seconds(name, value)
 
 
 def _proxy(value: object) -> httpx.Proxy | None:
@@ -251,3 +228,22 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+_DEFAULTS = {
+    "timeout": DEFAULT_TIMEOUT,
+    "max_retries": DEFAULT_MAX_RETRIES,
+    "http_backend": "httpx",
+}
+# Each option's check, which makes its ClientConfig field (base_url also needs
+# allow_insecure); an option left out is checked as None, or as its default above.
+_CHECKS: Mapping[str, Callable[[Any], Any]] = {
+    "api_key": _api_key,
+    "allow_insecure": bool,
+    "timeout": lambda value: check_timeout("timeout", value),
+    "total_timeout": lambda value: None if value is None else check_seconds("total_timeout", value),
+    "max_retries": check_max_retries,
+    "default_headers": lambda value: check_headers("default_headers", value or {}),
+    "proxy": _proxy,
+    "http_backend": _http_backend,
+}

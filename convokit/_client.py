@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, Unpack,
 
 import httpx
 
-from ._arguments import wire_arguments
+from convokit_generated.types import Unset
+
 from ._call import Call
 from ._config import ClientConfig, resolve_config, updated_config
 from ._conversation import AsyncConversation, Conversation
@@ -30,7 +31,6 @@ from ._options import (
     chat_operation,
     merge_options,
     operation_call,
-    split_call_options,
 )
 from ._transport import (
     AsyncDeadlineCheckedStream,
@@ -148,7 +148,7 @@ class _BaseClient(Generic[HttpClient]):
 
     def _new_http_client(self) -> Any:
         # An httpx client of the SDK's own only holds its pools and picks the one for a
-        # URL (direct, or a proxy's): requests go straight to that pool (_send_direct).
+        # URL (direct, or a proxy's): requests go straight to that pool (_send).
         ssl_context = _ssl_context()
         pool = self._pool_transport
         return self._http_client_type()(
@@ -195,15 +195,13 @@ class _BaseClient(Generic[HttpClient]):
             raise TypeError(
                 f"chat() takes a dict of options or the message, got {type(options).__name__}"
             )
-        arguments, call_options = operation_call(chat, options, keywords, "chat()")
-        return Call(self._config, chat, arguments, call_options)
+        return Call(self._config, chat, *operation_call(chat, options, keywords, "chat()"))
 
     def _operation_call(self, operation: Operation, values: Mapping[str, Any]) -> Call:
-        arguments, call_options = split_call_options(values)
+        # A generated method passes every argument, UNSET for those not given.
+        given = {name: value for name, value in values.items() if not isinstance(value, Unset)}
         caller = f"api.{operation.name}()"
-        return Call(
-            self._config, operation, wire_arguments(operation, arguments, caller), call_options
-        )
+        return Call(self._config, operation, *operation_call(operation, None, given, caller))
 
     def __repr__(self) -> str:
         # A client whose __init__ raised (bad key) still shows up in tracebacks'
@@ -299,12 +297,7 @@ class Client(_BaseClient[httpx.Client]):
         while True:
             deadline = call.start_attempt(request)
             try:
-                if self._pool.owned:
-                    response = _send_direct(http, request)
-                elif deadline is None:
-                    response = http.send(request, follow_redirects=False)
-                else:
-                    response = _send_checked(http, request, deadline)
+                response = _send(http, request, self._pool.owned, deadline)
             except httpx.RequestError as error:
                 wait = call.after_exception(error)
             except Exception as error:
@@ -421,12 +414,7 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         while True:
             deadline = call.start_attempt(request)
             try:
-                if self._pool.owned:
-                    response = await _send_direct_async(http, request)
-                elif deadline is None:
-                    response = await http.send(request, follow_redirects=False)
-                else:
-                    response = await _send_checked_async(http, request, deadline)
+                response = await _send_async(http, request, self._pool.owned, deadline)
             except httpx.RequestError as error:
                 wait = call.after_exception(error)
             except Exception as error:
@@ -481,44 +469,35 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
 # bounds each read, not the whole body).
 
 
-def _send_direct(http: httpx.Client, request: httpx.Request) -> httpx.Response:
-    response = http._transport_for_url(request.url).handle_request(request)
-    response.request = request
-    try:
-        response.read()
-    finally:
-        response.close()
-    return response
-
-
-async def _send_direct_async(http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-    transport = http._transport_for_url(request.url)
-    response = await transport.handle_async_request(request)
-    response.request = request
-    try:
-        await response.aread()
-    finally:
-        await response.aclose()
-    return response
-
-
-def _send_checked(http: httpx.Client, request: httpx.Request, deadline: float) -> httpx.Response:
-    response = http.send(request, stream=True, follow_redirects=False)
-    assert isinstance(response.stream, httpx.SyncByteStream)
-    response.stream = DeadlineCheckedStream(response.stream, deadline)
-    try:
-        response.read()
-    finally:
-        response.close()
-    return response
-
-
-async def _send_checked_async(
-    http: httpx.AsyncClient, request: httpx.Request, deadline: float
+def _send(
+    http: httpx.Client, request: httpx.Request, owned: bool, deadline: float | None
 ) -> httpx.Response:
-    response = await http.send(request, stream=True, follow_redirects=False)
-    assert isinstance(response.stream, httpx.AsyncByteStream)
-    response.stream = AsyncDeadlineCheckedStream(response.stream, deadline)
+    if owned:
+        response = http._transport_for_url(request.url).handle_request(request)
+        response.request = request
+    else:
+        response = http.send(request, stream=True, follow_redirects=False)
+        if deadline is not None:
+            assert isinstance(response.stream, httpx.SyncByteStream)
+            response.stream = DeadlineCheckedStream(response.stream, deadline)
+    try:
+        response.read()
+    finally:
+        response.close()
+    return response
+
+
+async def _send_async(
+    http: httpx.AsyncClient, request: httpx.Request, owned: bool, deadline: float | None
+) -> httpx.Response:
+    if owned:
+        response = await http._transport_for_url(request.url).handle_async_request(request)
+        response.request = request
+    else:
+        response = await http.send(request, stream=True, follow_redirects=False)
+        if deadline is not None:
+            assert isinstance(response.stream, httpx.AsyncByteStream)
+            response.stream = AsyncDeadlineCheckedStream(response.stream, deadline)
     try:
         await response.aread()
     finally:

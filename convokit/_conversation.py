@@ -50,7 +50,7 @@ class _ConversationBase(Generic[AnyClient]):
         *,
         conversation_id: str | None = None,
     ) -> None:
-        self._client = client
+        self._client: AnyClient = client
         self._widget_id = _checked_id("widget_id", widget_id)
         self._instance_id = _checked_id("instance_id", instance_id)
         self._id = _checked_id("conversation_id", conversation_id)

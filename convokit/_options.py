@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import httpx
 
-from convokit_generated.types import Unset
-
 from ._arguments import WireArguments, slots, wire_arguments
 from ._config import HttpBackend
 
@@ -131,18 +129,6 @@ def operation_call(
     merged = merge_options(options, keywords, operation_spellings(operation), caller)
     call: dict[str, Any] = {name: merged.pop(name) for name in call_options() if name in merged}
     return wire_arguments(operation, merged, caller), call
-
-
-def split_call_options(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A generated method's arguments (Python names, UNSET for "not given"): the
-    operation's own, and the per-call options given."""
-    arguments = {name: value for name, value in values.items() if name not in call_options()}
-    call: dict[str, Any] = {
-        name: values[name]
-        for name in call_options()
-        if name in values and not isinstance(values[name], Unset)
-    }
-    return arguments, call
 
 
 def merge_options(

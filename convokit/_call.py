@@ -239,16 +239,10 @@ class Call:
 def _capped(timeout: httpx.Timeout | None, remaining: float) -> httpx.Timeout:
     if timeout is None:
         return httpx.Timeout(remaining)
+    limits = timeout.as_dict().items()
     return httpx.Timeout(
-        connect=_min(timeout.connect, remaining),
-        read=_min(timeout.read, remaining),
-        write=_min(timeout.write, remaining),
-        pool=_min(timeout.pool, remaining),
+        **{name: remaining if limit is None else min(limit, remaining) for name, limit in limits}
     )
-
-
-def _min(limit: float | None, remaining: float) -> float:
-    return remaining if limit is None else min(limit, remaining)
 
 
 def new_idempotency_key() -> str:

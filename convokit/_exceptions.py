@@ -10,24 +10,6 @@ import httpx
 
 from ._secrets import redact
 
-__all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "ConvoKitError",
-    "InternalServerError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RequestTooLargeError",
-    "UnprocessableEntityError",
-]
-
 _SNIPPET_CHARS = 300
 
 

@@ -155,8 +155,9 @@ class Call:
         (case-insensitively). The parsed model, or None when the spec gives it no body."""
         if logger.isEnabledFor(logging.INFO):
             self._log_attempt(status_code, header("x-request-id"))
-        model = self._operation.response_model
-        return None if model is None else parse_body(status_code, header, content, model)
+        if self._operation.response_model is None:
+            return None
+        return parse_body(self._operation, status_code, header, content)
 
     def after_exception(self, exception: httpx.RequestError) -> float:
         """The seconds to wait before retrying after a transport failure; raises a final error."""

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from convokit_generated.types import Unset
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import APIResponseValidationError
+from ._schema import Check, compile_schema
 
-Model = TypeVar("Model")
+if TYPE_CHECKING:
+    from convokit_generated.api import Operation
+
+_CHECKS: dict[str, Check] = {}
 
 
 def parse_body(
-    status_code: int, header: Callable[[str], str | None], content: bytes, model: type[Model]
-) -> Model:
-    """A 2xx response's body as `model` (a generated model, with its request_id set), or
-    APIResponseValidationError when the body is not one. `header` looks a response
-    header up, case-insensitively (httpx's or aiohttp's headers' `get`)."""
+    operation: Operation, status_code: int, header: Callable[[str], str | None], content: bytes
+) -> Any:
+    """A 2xx response's body as the operation's response model (with its request_id set),
+    or APIResponseValidationError when the body breaks the spec's schema for it. `header`
+    looks a response header up, case-insensitively (httpx's or aiohttp's headers' `get`)."""
     request_id = header("x-request-id")
 
-    def invalid(problem: str, body: object) -> APIResponseValidationError:
+    def invalid(problem: object, body: object) -> APIResponseValidationError:
         return APIResponseValidationError(
             f"{status_code} response does not match the API contract: {problem}",
             status_code=status_code,
@@ -34,61 +36,25 @@ def parse_body(
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         text = content.decode("utf-8", errors="replace")
         raise invalid(f"body is not JSON: {text[:200]!r}", text) from None
-    if not isinstance(data, dict):
-        raise invalid(f"body is {type(data).__name__}, not an object", data)
+    problem = _check(operation)(data)
+    if problem is not None:
+        raise invalid(problem.under("body") if not problem.path else problem, data)
     try:
-        parsed = model.from_dict(data)  # type: ignore[attr-defined]
-    except KeyError as missing:
-        raise invalid(f"required field {missing} is missing", data) from None
-    except (TypeError, ValueError, AttributeError) as error:
-        raise invalid(str(error), data) from None
-    problem = _type_problem(parsed)
-    if problem:
-        raise invalid(problem, data)
+        parsed = operation.response_model.from_dict(data)  # type: ignore[union-attr]
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise invalid(error, data) from None
     parsed.request_id = request_id
-    result: Model = parsed
-    return result
+    return parsed
 
 
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "str": str,
-    "int": int,
-    "float": (int, float),
-    "bool": bool,
-}
-
-
-_FieldCheck = tuple[str, bool, bool, str, type | tuple[type, ...] | None]
-_FIELD_CHECKS: dict[type, tuple[_FieldCheck, ...]] = {}
-
-
-def _field_checks(model_class: type) -> tuple[_FieldCheck, ...]:
-    """Once per model class (not per response): each field's name, whether None or Unset
-    may stand for it, and the JSON type its declaration names."""
-    checks = _FIELD_CHECKS.get(model_class)
-    if checks is None:
-        import attrs  # the generated models imported it already: no cost at startup
-
-        checks = _FIELD_CHECKS[model_class] = tuple(
-            (field.name, "None" in declared, "Unset" in declared, base, _JSON_TYPES.get(base))
-            for field in attrs.fields(model_class)
-            for declared in (str(field.type),)
-            for base in (declared.split(" | ")[0],)
+def _check(operation: Operation) -> Check:
+    """The compiled schema of the operation's 2xx body (once per operation, not per call)."""
+    check = _CHECKS.get(operation.name)
+    if check is None:
+        schema = next(
+            response.schema
+            for status, response in sorted(operation.responses.items())
+            if 200 <= status < 300 and response.schema is not None
         )
-    return checks
-
-
-def _type_problem(model: Any, path: str = "") -> str | None:
-    """Checks each field declared str/int/float/bool (the generated from_dict does not)."""
-    for name, may_be_none, may_be_unset, base, expected in _field_checks(type(model)):
-        value = getattr(model, name)
-        if (value is None and may_be_none) or (may_be_unset and isinstance(value, Unset)):
-            continue  # an optional field left out
-        if expected is not None:
-            if not isinstance(value, expected) or (isinstance(value, bool) and base != "bool"):
-                return f"{path}{name} should be {base}, got {type(value).__name__}"
-        elif getattr(type(value), "__attrs_attrs__", None) is not None:  # attrs.has(), faster
-            problem = _type_problem(value, f"{path}{name}.")
-            if problem:
-                return problem
-    return None
+        check = _CHECKS[operation.name] = compile_schema(schema)
+    return check

@@ -77,6 +77,9 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
         return _nothing_to_check
     if len(checks) == 1:
         return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda value: first(value) or second(value)
 
     def check_all(value: Any) -> Problem | None:
         for check in checks:
@@ -98,14 +101,29 @@ def _type_check(schema: Mapping[str, Any]) -> Check | None:
         return None
     names = [expected] if isinstance(expected, str) else list(expected)
     wanted = " or ".join(map(_article, names))
+    # The Python types that are one of `names` whatever their value, to skip _is_type.
+    exact = {kind for name in names for kind in _EXACT_TYPES.get(name, ())}
 
     def check(value: Any) -> Problem | None:
+        if type(value) in exact:
+            return None
         for name in names:
             if _is_type(value, name):
                 return None
         return Problem("", f"must be {wanted}, got {_kind(value)}", wrong_type=True)
 
     return check
+
+
+_EXACT_TYPES: Mapping[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+}
 
 
 def _value_check(schema: Mapping[str, Any]) -> Check | None:

@@ -156,9 +156,9 @@ CASES: dict[str, Case] = {
     ),
     "200 with usage null": Case(with_usage(), APIResponseValidationError),
     "200 with usage a string": Case(with_fields(usage="lots"), APIResponseValidationError),
-    # dict() accepts a list of pairs; the generated model must not leak the KeyError after.
+    # dict() accepts a list of pairs: the generated model alone would build Usage from one.
     "200 with usage a list of pairs": Case(
-        with_fields(usage=[["a", 1]]), APIResponseValidationError, ("prompt_tokens",)
+        with_fields(usage=[["a", 1]]), APIResponseValidationError, ("usage", "object")
     ),
     "200 with a token count as a string": Case(
         with_usage(total_tokens="8"), APIResponseValidationError, ("total_tokens",)

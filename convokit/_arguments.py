@@ -16,27 +16,18 @@ from ._schema import Check, Problem, compile_schema
 from ._values import check_header_value
 
 if TYPE_CHECKING:
-    from convokit_generated.api import Operation
+    from convokit_generated.api import BodyField, Operation, Parameter
 
 
-class WireArguments:
+class WireArguments(NamedTuple):
     """Where an operation's arguments go in its request: the path with its parameters
     filled in (quoted), the query, the header parameters, and the JSON body by wire name
     (None when the operation takes none)."""
 
-    __slots__ = ("body", "headers", "path", "query")
-
-    def __init__(
-        self,
-        path: str,
-        query: dict[str, Any],
-        headers: dict[str, str],
-        body: dict[str, Any] | None,
-    ) -> None:
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = body
+    path: str
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body: dict[str, Any] | None
 
 
 class _Slot(NamedTuple):
@@ -60,20 +51,17 @@ def slots(operation: Operation) -> Mapping[str, _Slot]:
     cached = _SLOTS.get(operation.name)
     if cached is not None:
         return cached
+    parts: tuple[Parameter | BodyField, ...] = (*operation.parameters, *operation.body_fields)
     found = {
-        parameter.python_name: _Slot(
-            parameter.python_name,
-            parameter.wire_name,
-            parameter.location,
-            parameter.required,
-            compile_schema(parameter.schema),
+        part.python_name: _Slot(
+            part.python_name,
+            part.wire_name,
+            part.location,
+            part.required,
+            compile_schema(part.schema),
         )
-        for parameter in operation.parameters
+        for part in parts
     }
-    for field in operation.body_fields:
-        found[field.python_name] = _Slot(
-            field.python_name, field.wire_name, "body", field.required, compile_schema(field.schema)
-        )
     _SLOTS[operation.name] = found
     _REQUIRED[operation.name] = tuple(name for name, slot in found.items() if slot.required)
     return found

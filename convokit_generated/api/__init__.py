@@ -53,6 +53,8 @@ class BodyField(NamedTuple):
     wire_name: str
     required: bool
     schema: Mapping[str, Any]
+    location: Literal["body"] = "body"
+    """Where the value goes, as for a Parameter."""
 
 
 class DocumentedResponse(NamedTuple):

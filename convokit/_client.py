@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "Client", "create_async_client", "create_client"]
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
+AnyConversation = TypeVar("AnyConversation", Conversation, AsyncConversation)
 
 
 class _Closable(Protocol):
@@ -108,9 +109,11 @@ class _Pool(Generic[Pooled]):
         return self._http
 
 
-class _BaseClient(Generic[HttpClient]):
+class _BaseClient(Generic[HttpClient, AnyConversation]):
     _config: ClientConfig
     _pool: _Pool[Any]  # each client says what its pool holds
+    _http_client_class: type[HttpClient]
+    _conversation_class: Callable[..., AnyConversation]
 
     def _configure(self, given: Mapping[str, Any]) -> None:
         """Sets the client up from its options (any spelling), checked before any I/O."""
@@ -119,7 +122,7 @@ class _BaseClient(Generic[HttpClient]):
         self._config = resolve_config(options)
         http_client = options.get("http_client")
         proxy = options.get("proxy")
-        expected = self._http_client_type()
+        expected = self._http_client_class
         if http_client is not None and not isinstance(http_client, expected):
             raise TypeError(
                 f"http_client must be an {expected.__module__}.{expected.__qualname__}, "
@@ -140,10 +143,6 @@ class _BaseClient(Generic[HttpClient]):
                 )
         self._pool = _Pool(self._new_http_client, http_client)
 
-    @classmethod
-    def _http_client_type(cls) -> type[HttpClient]:
-        raise NotImplementedError
-
     _pool_transport: Any  # PoolTransport or AsyncPoolTransport
 
     def _new_http_client(self) -> Any:
@@ -151,7 +150,7 @@ class _BaseClient(Generic[HttpClient]):
         # URL (direct, or a proxy's): requests go straight to that pool (_send).
         ssl_context = _ssl_context()
         pool = self._pool_transport
-        return self._http_client_type()(
+        return self._http_client_class(
             transport=pool(ssl_context),
             mounts=proxy_mounts(self._config.proxy, lambda url: pool(ssl_context, url)),
         )
@@ -203,6 +202,22 @@ class _BaseClient(Generic[HttpClient]):
         caller = f"api.{operation.name}()"
         return Call(self._config, operation, *operation_call(operation, None, given, caller))
 
+    def conversation(
+        self,
+        widget_id: str | None = None,
+        instance_id: str | None = None,
+        *,
+        conversation_id: str | None = None,
+    ) -> AnyConversation:
+        """A Conversation (an AsyncConversation of the async client) that threads its
+        messages: `client.conversation().send("Hi")`, or `await ....send("Hi")`.
+
+        Pass `conversation_id` to continue a thread the API already has.
+        """
+        return self._conversation_class(
+            self, widget_id, instance_id, conversation_id=conversation_id
+        )
+
     def __repr__(self) -> str:
         # A client whose __init__ raised (bad key) still shows up in tracebacks'
         # captured locals: its repr must not raise.
@@ -246,7 +261,7 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class Client(_BaseClient[httpx.Client]):
+class Client(_BaseClient[httpx.Client, Conversation]):
     """Synchronous ConvoKit client. Safe to share across threads; reuse one per process.
 
     Prefer `create_client()`, which also takes the key positionally and JS-style options.
@@ -255,14 +270,12 @@ class Client(_BaseClient[httpx.Client]):
     _sleep: Callable[[float], None] = staticmethod(time.sleep)
     _pool: _Pool[httpx.Client]
     _pool_transport = PoolTransport
+    _http_client_class = httpx.Client
+    _conversation_class = Conversation
 
     def __init__(self, **options: Unpack[ClientOptions]) -> None:
         """Options (snake_case or camelCase) as for `create_client`."""
         self._configure(options)
-
-    @classmethod
-    def _http_client_type(cls) -> type[httpx.Client]:
-        return httpx.Client
 
     @overload
     def chat(
@@ -309,19 +322,6 @@ class Client(_BaseClient[httpx.Client]):
                 wait = outcome
             self._sleep(wait)
 
-    def conversation(
-        self,
-        widget_id: str | None = None,
-        instance_id: str | None = None,
-        *,
-        conversation_id: str | None = None,
-    ) -> Conversation:
-        """A Conversation that threads its messages: `client.conversation().send("Hi")`.
-
-        Pass `conversation_id` to continue a thread the API already has.
-        """
-        return Conversation(self, widget_id, instance_id, conversation_id=conversation_id)
-
     def close(self) -> None:
         """Closes the connection pool (unless it is an http_client you passed in)."""
         if self._pool.owned:
@@ -359,7 +359,7 @@ def _event_loop() -> tuple[int, object]:
     return os.getpid(), loop
 
 
-class AsyncClient(_BaseClient[httpx.AsyncClient]):
+class AsyncClient(_BaseClient[httpx.AsyncClient, AsyncConversation]):
     """Asynchronous ConvoKit client (`await client.chat(...)`). Safe to share across tasks.
 
     Prefer `create_async_client()`, which also takes the key positionally and JS-style options.
@@ -368,14 +368,12 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
     _sleep: Callable[[float], Any] = staticmethod(_anyio_sleep)
     _pool: _Pool[httpx.AsyncClient | AiohttpSession]
     _pool_transport = AsyncPoolTransport
+    _http_client_class = httpx.AsyncClient
+    _conversation_class = AsyncConversation
 
     def __init__(self, **options: Unpack[AsyncClientOptions]) -> None:
         """Options (snake_case or camelCase) as for `create_async_client`."""
         self._configure(options)
-
-    @classmethod
-    def _http_client_type(cls) -> type[httpx.AsyncClient]:
-        return httpx.AsyncClient
 
     def _new_http_client(self) -> httpx.AsyncClient | AiohttpSession:
         if self._config.http_backend == "aiohttp":
@@ -425,19 +423,6 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
                     return outcome
                 wait = outcome
             await self._sleep(wait)
-
-    def conversation(
-        self,
-        widget_id: str | None = None,
-        instance_id: str | None = None,
-        *,
-        conversation_id: str | None = None,
-    ) -> AsyncConversation:
-        """An AsyncConversation that threads its messages: `await client.conversation().send("Hi")`.
-
-        Pass `conversation_id` to continue a thread the API already has.
-        """
-        return AsyncConversation(self, widget_id, instance_id, conversation_id=conversation_id)
 
     async def aclose(self) -> None:
         """Closes the connection pool (unless it is an http_client you passed in)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import json
 import math
@@ -23,7 +24,6 @@ from convokit_generated.api.chat import create_chat
 
 from ._client import Client, create_client
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_TIMEOUT
-from ._conversation import Conversation
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -88,21 +88,18 @@ class _Failure(Exception):
     def __init__(self, code: ExitCode, line: str, cause: ConvoKitError | None = None) -> None:
         super().__init__(line)
         self.code = code
-        self.line = line
         self.cause = cause
 
     def report(self, *, as_json: bool) -> None:
         """Prints the failure on stderr: one line of text, or one JSON object with --json."""
-        if as_json:
-            document = {
-                "error": USAGE_ERROR if self.cause is None else type(self.cause).__name__,
-                "status": getattr(self.cause, "status_code", None),
-                "request_id": getattr(self.cause, "request_id", None),
-                "message": self.line,
-            }
-            print(json.dumps(document, ensure_ascii=False), file=sys.stderr, flush=True)
-        else:
-            print(f"convokit: {self.line}", file=sys.stderr, flush=True)
+        document = {
+            "error": USAGE_ERROR if self.cause is None else type(self.cause).__name__,
+            "status": getattr(self.cause, "status_code", None),
+            "request_id": getattr(self.cause, "request_id", None),
+            "message": str(self),
+        }
+        text = json.dumps(document, ensure_ascii=False) if as_json else f"convokit: {self}"
+        print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,8 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class _ArgumentParser(argparse.ArgumentParser):
-    def __init__(self, *args: Any, json_errors: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *, json_errors: bool = False, **kwargs: Any) -> None:
+        # An abbreviation such as --api-key would mean --api-key-file and print the
+        # key it was given as a file name in the error.
+        super().__init__(allow_abbrev=False, **kwargs)
         self.json_errors = json_errors
 
     def error(self, message: str) -> NoReturn:
@@ -152,15 +151,10 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
         description="Talk to the ConvoKit chat API from a shell, or run a local mock of it.",
         epilog=f"exit codes:\n{exit_codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        # An abbreviation such as --api-key would mean --api-key-file and print the
-        # key it was given as a file name in the error.
-        allow_abbrev=False,
         json_errors=json_errors,
     )
     parser.add_argument("--version", action="version", version=f"convokit {__version__}")
     commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
-    # Subcommand parsers are built by add_parser(**kwargs) with this class too.
-    subcommand: dict[str, Any] = {"allow_abbrev": False, "json_errors": json_errors}
 
     chat = commands.add_parser(
         "chat",
@@ -175,7 +169,7 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
         ),
         epilog=f"exit codes:\n{exit_codes}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        **subcommand,
+        json_errors=json_errors,
     )
     chat.add_argument(
         "message", nargs="?", type=_text, help="the message (omit for an interactive session)"
@@ -217,7 +211,7 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     chat.add_argument(
         "--max-retries",
         metavar="N",
-        type=_non_negative_int,
+        type=_whole_number(),
         help=f"retries after a connection error, a timeout, or HTTP {retried_statuses_text()} "
         f"(default: {DEFAULT_MAX_RETRIES})",
     )
@@ -226,19 +220,16 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     mock = commands.add_parser(
         "mock-server",
         help="run a local mock of the ConvoKit API (for demos and tests)",
-        description=textwrap.fill(
-            "Serve a local ConvoKit API that follows openapi.yaml until Ctrl-C. It prints "
-            f"the {BASE_URL_ENV} and {API_KEY_ENV} to export for `convokit chat` and the SDK.",
-            width=_HELP_WIDTH,
-        ),
-        **subcommand,
+        description="Serve a local ConvoKit API that follows openapi.yaml until Ctrl-C. It prints "
+        f"the {BASE_URL_ENV} and {API_KEY_ENV} to export for `convokit chat` and the SDK.",
+        json_errors=json_errors,
     )
     mock.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
     mock.add_argument(
         "--port",
-        type=_port,
+        type=_whole_number(0, 65535, "ports go up to 65535"),
         default=8787,
         help="port to listen on, 0 for any (default: %(default)s)",
     )
@@ -250,14 +241,14 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     mock.add_argument(
         "--fail-next",
         metavar="STATUS",
-        type=_error_status,
+        type=_whole_number(400, 599, "must be an HTTP error status (400-599)"),
         help="answer the next requests with this HTTP error status (400-599) and its "
         "documented error body",
     )
     mock.add_argument(
         "--fail-times",
         metavar="N",
-        type=_positive_int,
+        type=_whole_number(1, rule="must be 1 or more"),
         default=1,
         help="how many requests --fail-next answers (default: %(default)s)",
     )
@@ -265,30 +256,20 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _bounded_int(low: int, high: float, rule: str) -> Callable[[str], int]:
-    # An argparse type: a whole number from `low` to `high`, and `rule` to say so.
+def _whole_number(low: int = 0, high: float = math.inf, rule: str = "") -> Callable[[str], int]:
+    # An argparse type: a whole number, never below 0, from `low` to `high` (`rule` says so).
     def parse(text: str) -> int:
-        value = _non_negative_int(text)
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{rule}, got {value}")
         return value
 
     return parse
-
-
-_positive_int = _bounded_int(1, math.inf, "must be 1 or more")
-_port = _bounded_int(0, 65535, "ports go up to 65535")
-_error_status = _bounded_int(400, 599, "must be an HTTP error status (400-599)")
 
 
 def _seconds(text: str) -> float:
@@ -376,25 +357,17 @@ def _read_key(path: Path | None) -> str:
 
 
 def _interactive(client: Client, args: argparse.Namespace, key: str) -> int:
-    def new_conversation(conversation_id: str | None = None) -> Conversation:
-        return client.conversation(
-            args.widget_id, args.instance_id, conversation_id=conversation_id
-        )
-
+    new_conversation = functools.partial(client.conversation, args.widget_id, args.instance_id)
     try:
-        conversation = new_conversation(args.conversation_id)
+        conversation = new_conversation(conversation_id=args.conversation_id)
     except (TypeError, ValueError) as error:
         raise _Failure(ExitCode.USAGE, _one_line(str(error), key)) from None
-    # A service manager may start the command with no stdin at all: an empty session.
-    terminal = sys.stdin is not None and sys.stdin.isatty()
-    if terminal:
-        print(
-            f"Chatting with {client.base_url}. {NEW_COMMAND} starts a new conversation, "
-            f"{EXIT_COMMAND} or Ctrl-D leaves.",
-            file=sys.stderr,
-        )
+    greeting = (
+        f"Chatting with {client.base_url}. {NEW_COMMAND} starts a new conversation, "
+        f"{EXIT_COMMAND} or Ctrl-D leaves."
+    )
     status = ExitCode.OK
-    for line in _input_lines(terminal):
+    for line in _input_lines(greeting):
         text = line.strip()
         if not text:
             continue
@@ -419,10 +392,12 @@ def _interactive(client: Client, args: argparse.Namespace, key: str) -> int:
     return status
 
 
-def _input_lines(terminal: bool) -> Iterator[str]:
-    if not terminal:
+def _input_lines(greeting: str) -> Iterator[str]:
+    # A service manager may start the command with no stdin at all: an empty session.
+    if sys.stdin is None or not sys.stdin.isatty():
         yield from sys.stdin or ()
         return
+    print(greeting, file=sys.stderr)
     # Line editing and history for the prompt, where the platform has readline.
     with contextlib.suppress(ImportError):
         importlib.import_module("readline")

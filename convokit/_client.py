@@ -71,14 +71,15 @@ class _Pool(Generic[Pooled]):
     the caller passed in is theirs to manage and is used as it is.
     """
 
-    __slots__ = ("_closed", "_factory", "_http", "_owner", "owned")
+    __slots__ = ("_closed", "_factory", "_owner", "http", "owned")
 
     _factory: Callable[[], Pooled]
-    _http: Pooled
+    http: Pooled
+    """The pool as it is now (get() it for a call)."""
 
     def __init__(self, factory: Callable[[], Pooled], given: Pooled | None) -> None:
         self._factory = factory
-        self._http = given if given is not None else factory()
+        self.http = given if given is not None else factory()
         self.owned = given is None
         self._owner: object = os.getpid()
         self._closed = False
@@ -87,11 +88,11 @@ class _Pool(Generic[Pooled]):
         """The pool for `owner` (the process, or the process and event loop, calling)."""
         if owner != self._owner and self.owned:
             if not self.belongs_to(owner):
-                self._http = self._factory()
+                self.http = self._factory()
             self._owner = owner
-        if self._closed or self._http.is_closed:
+        if self._closed or self.http.is_closed:
             raise ConvoKitError("This ConvoKit client is closed; create a new one.")
-        return self._http
+        return self.http
 
     def belongs_to(self, owner: object) -> bool:
         """Whether the pool's connections (if any) were opened by `owner`."""
@@ -103,10 +104,6 @@ class _Pool(Generic[Pooled]):
         """Closes the client without closing the pool: its connections belong to another
         event loop (or process) and cannot be closed from here."""
         self._closed = True
-
-    @property
-    def http(self) -> Pooled:
-        return self._http
 
 
 class _BaseClient(Generic[HttpClient, AnyConversation]):

@@ -33,7 +33,6 @@ from ._options import (
     operation_call,
 )
 from ._transport import (
-    AsyncDeadlineCheckedStream,
     AsyncPoolTransport,
     DeadlineCheckedStream,
     PoolTransport,
@@ -479,7 +478,7 @@ async def _send_async(
         response = await http.send(request, stream=True, follow_redirects=False)
         if deadline is not None:
             assert isinstance(response.stream, httpx.AsyncByteStream)
-            response.stream = AsyncDeadlineCheckedStream(response.stream, deadline)
+            response.stream = DeadlineCheckedStream(response.stream, deadline)
     try:
         await response.aread()
     finally:

@@ -1,14 +1,12 @@
 """Network backends that hold every socket operation of an attempt to its deadline.
 
-httpcore applies a timeout to each socket read on its own, so a body that trickles in
-(each gap shorter than the read timeout) is never cut off. The SDK's one-connection
-pools (`_transport.py`) talk to the network through these backends instead: each read,
-write, connect and TLS handshake is given at most the time left before the attempt's
-deadline, so `timeout` bounds an attempt from connect to the last body byte.
-
-Imported when the first pool is made, not with `convokit`: httpcore's import is lazy
-in httpx too.
-"""
+httpcore times each socket read on its own, so a body that trickles in (each gap shorter
+than the read timeout) is never cut off. The SDK's one-connection pools (`_transport.py`)
+talk to the network through these backends instead: each connect, TLS handshake, read and
+write gets at most the time left before the attempt's deadline, so `timeout` bounds an
+attempt from connect to the last body byte. Connects are TCP only: the pools are given no
+`uds=`, so httpcore never asks for a Unix socket. Imported with the first pool, not with
+`convokit`: httpcore's import is lazy in httpx too."""
 
 from __future__ import annotations
 
@@ -27,11 +25,9 @@ _Timeout = type[httpcore.ConnectTimeout | httpcore.ReadTimeout | httpcore.WriteT
 
 
 class Deadline:
-    """The deadline (time.monotonic()) of the attempt a connection serves, or None.
-
-    One per one-connection pool: that pool serves one request at a time, so its
-    transport sets the deadline before each request and nothing else races it.
-    """
+    """The deadline (time.monotonic()) of the attempt a connection serves, or None. One per
+    one-connection pool, which serves one request at a time: its transport sets it before
+    each request, and nothing else races it."""
 
     __slots__ = ("at",)
 
@@ -64,16 +60,6 @@ class DeadlineBackend(httpcore.SyncBackend):
     ) -> httpcore.NetworkStream:
         capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
         stream = super().connect_tcp(host, port, capped, local_address, socket_options)
-        return _DeadlineStream(stream, self._deadline)
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
-        stream = super().connect_unix_socket(path, capped, socket_options)
         return _DeadlineStream(stream, self._deadline)
 
 
@@ -123,16 +109,6 @@ class AsyncDeadlineBackend(httpcore.AnyIOBackend):
     ) -> httpcore.AsyncNetworkStream:
         capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
         stream = await super().connect_tcp(host, port, capped, local_address, socket_options)
-        return _AsyncDeadlineStream(stream, self._deadline)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        capped = self._deadline.cap(timeout, httpcore.ConnectTimeout)
-        stream = await super().connect_unix_socket(path, capped, socket_options)
         return _AsyncDeadlineStream(stream, self._deadline)
 
 

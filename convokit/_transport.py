@@ -17,30 +17,17 @@ if TYPE_CHECKING:
 
     from ._deadline import Deadline
 
-__all__ = [
-    "DEADLINE",
-    "KEEPALIVE_EXPIRY",
-    "MAX_CONNECTIONS",
-    "AsyncDeadlineCheckedStream",
-    "AsyncPoolTransport",
-    "DeadlineCheckedStream",
-    "PoolTransport",
-    "proxy_mounts",
-]
-
 Transport = TypeVar("Transport", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
 
-# Chat calls wait on a model for seconds: many can be in flight at once, and the pool
-# must not make them queue behind each other. httpcore's pool rescans every connection
-# for each idle one (and for each queued request) on every state change, work that
-# grows with the square of its size: 1,000 calls queued on one pool ran at a fraction of
-# the speed of one call at a time (docs/benchmarks.md). So each of the SDK's connections
-# lives in a one-connection httpx pool of its own, behind a first-come-first-served
-# queue of the SDK's.
+# Many slow chat calls can be in flight at once. httpcore's pool rescans every connection
+# for each idle one (and each queued request) on every state change, work that grows with
+# the square of its size: 1,000 calls queued on one pool ran at a fraction of the speed of
+# one at a time (docs/benchmarks.md). So each connection lives in a one-connection httpx
+# pool of its own, behind the SDK's first-come-first-served queue.
 MAX_CONNECTIONS = 1000
-# Every connection of a burst stays open for the next one (reopening them costs more
-# than the whole call on a busy backend: docs/benchmarks.md), until it has been idle
-# this long; MAX_CONNECTIONS bounds how many there are.
+# A burst's connections all stay open for the next one (reopening them costs more than
+# the whole call on a busy backend: docs/benchmarks.md) until idle this long; at most
+# MAX_CONNECTIONS of them.
 KEEPALIVE_EXPIRY = 30.0
 _ONE_CONNECTION = httpx.Limits(
     max_connections=1, max_keepalive_connections=1, keepalive_expiry=KEEPALIVE_EXPIRY
@@ -100,9 +87,6 @@ class _Connection(Generic[Transport]):
         transport._pool._network_backend = backend_class(self.deadline)
 
 
-_NONE_RETIRED: Sequence[Any] = ()
-
-
 class _Connections(Generic[Transport]):
     """The one-connection pools of a client's transport, and which are free.
 
@@ -148,7 +132,7 @@ class _Connections(Generic[Transport]):
     def _expired(self, now: float) -> Sequence[Transport]:
         free = self._free
         if not free or now - free[0].free_since <= KEEPALIVE_EXPIRY:
-            return _NONE_RETIRED
+            return ()
         retired = []
         while free and now - free[0].free_since > KEEPALIVE_EXPIRY:
             connection = free.popleft()
@@ -162,25 +146,6 @@ class _Connections(Generic[Transport]):
         self._open.clear()
         self._free.clear()
         return transports
-
-
-class _Release(Generic[Transport]):
-    """Gives a request's pool and queue slot back, once, however often it is called."""
-
-    __slots__ = ("_connection", "_give_back")
-
-    def __init__(
-        self,
-        give_back: Callable[[_Connection[Transport]], None],
-        connection: _Connection[Transport],
-    ) -> None:
-        self._give_back: Callable[[_Connection[Transport]], None] | None = give_back
-        self._connection: _Connection[Transport] = connection
-
-    def __call__(self) -> None:
-        give_back, self._give_back = self._give_back, None
-        if give_back is not None:
-            give_back(self._connection)
 
 
 def _queue_wait_limit(request: httpx.Request) -> float | None:
@@ -198,17 +163,27 @@ def _pool_timeout_error(request: httpx.Request) -> httpx.PoolTimeout:
     return httpx.PoolTimeout("Timed out waiting for a free connection", request=request)
 
 
-class _ReleasingStream(httpx.SyncByteStream):
-    __slots__ = ("_release", "_stream")
+class _ReleasingStream(httpx.SyncByteStream, httpx.AsyncByteStream, Generic[Transport]):
+    """A response body from one of the SDK's pools, sync or async as that pool is. Closing
+    it gives the pool and its queue slot back, once, however often it is closed."""
+
+    __slots__ = ("_connection", "_give_back", "_stream")
 
     def __init__(
-        self, stream: httpx.SyncByteStream, release: _Release[httpx.HTTPTransport]
+        self,
+        stream: httpx.SyncByteStream | httpx.AsyncByteStream,
+        give_back: Callable[[_Connection[Transport]], None],
+        connection: _Connection[Transport],
     ) -> None:
-        self._stream = stream
-        self._release = release
+        self._stream: Any = stream
+        self._give_back: Callable[[_Connection[Transport]], None] | None = give_back
+        self._connection: _Connection[Transport] = connection
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._stream
+        return iter(self._stream)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return aiter(self._stream)
 
     def close(self) -> None:
         try:
@@ -216,25 +191,16 @@ class _ReleasingStream(httpx.SyncByteStream):
         finally:
             self._release()
 
-
-class _AsyncReleasingStream(httpx.AsyncByteStream):
-    __slots__ = ("_release", "_stream")
-
-    def __init__(
-        self, stream: httpx.AsyncByteStream, release: _Release[httpx.AsyncHTTPTransport]
-    ) -> None:
-        self._stream = stream
-        self._release = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
     async def aclose(self) -> None:
         try:
             await self._stream.aclose()
         finally:
             self._release()
+
+    def _release(self) -> None:
+        give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            give_back(self._connection)
 
 
 def _check_deadline(deadline: float) -> None:
@@ -242,15 +208,20 @@ def _check_deadline(deadline: float) -> None:
         raise httpx.ReadTimeout("the attempt's timeout elapsed while the body was arriving")
 
 
-class DeadlineCheckedStream(httpx.SyncByteStream):
-    """A response body from a pool the SDK does not own (a caller's http_client), checked
-    against the attempt's deadline at each chunk: a body that trickles in is cut off
-    within one read of it. (The SDK's own pools hold each read itself to the deadline.)"""
+class DeadlineCheckedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body from a pool the SDK does not own (a caller's http_client, sync or
+    async), checked against the attempt's deadline at each chunk: a body that trickles in
+    is cut off within one read of it. (The SDK's own pools hold each read itself to the
+    deadline.) Its own async iterator, not an async generator: asyncio's bookkeeping of
+    each async generator costs more than this whole check."""
 
-    __slots__ = ("_deadline", "_stream")
+    __slots__ = ("_chunks", "_deadline", "_stream")
+    _chunks: AsyncIterator[bytes]  # set by __aiter__
 
-    def __init__(self, stream: httpx.SyncByteStream, deadline: float) -> None:
-        self._stream = stream
+    def __init__(
+        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, deadline: float
+    ) -> None:
+        self._stream: Any = stream
         self._deadline = deadline
 
     def __iter__(self) -> Iterator[bytes]:
@@ -258,30 +229,17 @@ class DeadlineCheckedStream(httpx.SyncByteStream):
             _check_deadline(self._deadline)
             yield chunk
 
-    def close(self) -> None:
-        self._stream.close()
-
-
-class AsyncDeadlineCheckedStream(httpx.AsyncByteStream):
-    """The async twin of DeadlineCheckedStream. Its own iterator, not an async generator:
-    asyncio's bookkeeping of each async generator costs more than this whole check."""
-
-    __slots__ = ("_chunks", "_deadline", "_stream")
-
-    def __init__(self, stream: httpx.AsyncByteStream, deadline: float) -> None:
-        self._stream = stream
-        self._deadline = deadline
-        self._chunks: AsyncIterator[bytes] | None = None
-
-    def __aiter__(self) -> AsyncDeadlineCheckedStream:
+    def __aiter__(self) -> DeadlineCheckedStream:
         self._chunks = self._stream.__aiter__()
         return self
 
     async def __anext__(self) -> bytes:
-        assert self._chunks is not None
         chunk = await self._chunks.__anext__()
         _check_deadline(self._deadline)
         return chunk
+
+    def close(self) -> None:
+        self._stream.close()
 
     async def aclose(self) -> None:
         await self._stream.aclose()
@@ -313,14 +271,13 @@ class PoolTransport(httpx.BaseTransport):
         for transport in retired:
             transport.close()
         connection.deadline.at = request.extensions.get(DEADLINE)
-        release = _Release(self._give_back, connection)
         try:
             response = connection.transport.handle_request(request)
         except BaseException:
-            release()
+            self._give_back(connection)
             raise
         assert isinstance(response.stream, httpx.SyncByteStream)
-        response.stream = _ReleasingStream(response.stream, release)
+        response.stream = _ReleasingStream(response.stream, self._give_back, connection)
         return response
 
     def _give_back(self, connection: _Connection[httpx.HTTPTransport]) -> None:
@@ -364,14 +321,13 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         for transport in retired:
             await transport.aclose()
         connection.deadline.at = request.extensions.get(DEADLINE)
-        release = _Release(self._give_back, connection)
         try:
             response = await connection.transport.handle_async_request(request)
         except BaseException:
-            release()
+            self._give_back(connection)
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _AsyncReleasingStream(response.stream, release)
+        response.stream = _ReleasingStream(response.stream, self._give_back, connection)
         return response
 
     def _give_back(self, connection: _Connection[httpx.AsyncHTTPTransport]) -> None:

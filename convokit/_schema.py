@@ -198,7 +198,7 @@ def _object_check(schema: Mapping[str, Any]) -> Check | None:
     known = ", ".join(repr(name) for name in properties)
 
     def check(value: Any) -> Problem | None:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         for name in required:
             if name not in value:

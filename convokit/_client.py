@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, overload
 
 import httpx
 
@@ -49,14 +49,7 @@ __all__ = ["AsyncClient", "Client", "create_async_client", "create_client"]
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
 AnyConversation = TypeVar("AnyConversation", Conversation, AsyncConversation)
-
-
-class _Closable(Protocol):
-    @property
-    def is_closed(self) -> bool: ...
-
-
-Pooled = TypeVar("Pooled", bound=_Closable)
+Pooled = TypeVar("Pooled", bound="httpx.Client | httpx.AsyncClient | AiohttpSession")
 """What a _Pool holds: an httpx client, or the aiohttp backend's session."""
 
 

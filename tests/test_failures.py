@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import pytest
@@ -41,6 +43,7 @@ from convokit import (
     create_async_client,
     create_client,
 )
+from convokit_generated.api import OPERATIONS
 
 KEY = "sk_test_failures_0123"
 
@@ -223,6 +226,43 @@ async def test_failure_surfaces_async(server: FaultServer, name: str, async_back
         check(raised.value, case, server)
         assert len(server.received) == 1
         assert (await client.chat(message="Hello again")).reply
+
+
+def bounded_numbers(
+    schema: dict[str, Any], path: tuple[str, ...] = ()
+) -> Iterator[tuple[str, ...]]:
+    """Where the schema's objects hold a number with a `minimum`, as paths of keys."""
+    for name, part in schema.get("properties", {}).items():
+        if "minimum" in part:
+            yield (*path, name)
+        yield from bounded_numbers(part, (*path, name))
+
+
+def below_minimum(path: tuple[str, ...]) -> dict[str, Any]:
+    body = valid_body()
+    holder, schema = body, OPERATIONS["create_chat"].responses[200].schema or {}
+    for key in path[:-1]:
+        holder, schema = holder[key], schema["properties"][key]
+    holder[path[-1]] = schema["properties"][path[-1]]["minimum"] - 1
+    return body
+
+
+REPLY_BOUNDS = list(bounded_numbers(OPERATIONS["create_chat"].responses[200].schema or {}))
+
+
+@pytest.mark.parametrize("path", REPLY_BOUNDS, ids=".".join)
+def test_a_reply_that_breaks_a_bound_of_the_spec_is_refused(
+    server: FaultServer, path: tuple[str, ...]
+) -> None:
+    # Each bound comes from openapi.yaml: a constraint added there is checked with no edit.
+    server.then(json_reply(200, below_minimum(path)))
+    refused = pytest.raises(APIResponseValidationError, match=re.escape(".".join(path)))
+    with create_client(KEY, base_url=server.base_url, max_retries=0) as client, refused:
+        client.chat(message="Hello")
+
+
+def test_the_reply_schema_has_bounds_to_check() -> None:
+    assert REPLY_BOUNDS, "the chat reply's schema bounds no number: the test above is empty"
 
 
 def closed_port() -> int:

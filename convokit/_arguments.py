@@ -6,6 +6,7 @@ Each operation's shape is read from its generated descriptor once, not per call.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
@@ -41,18 +42,12 @@ class _Slot(NamedTuple):
     check: Check
 
 
-_SLOTS: dict[str, Mapping[str, _Slot]] = {}
-_REQUIRED: dict[str, tuple[str, ...]] = {}
-
-
+@functools.cache
 def slots(operation: Operation) -> Mapping[str, _Slot]:
     """The operation's arguments by Python name: its parameters, then its body fields
     (worked out once per operation)."""
-    cached = _SLOTS.get(operation.name)
-    if cached is not None:
-        return cached
     parts: tuple[Parameter | BodyField, ...] = (*operation.parameters, *operation.body_fields)
-    found = {
+    return {
         part.python_name: _Slot(
             part.python_name,
             part.wire_name,
@@ -62,9 +57,11 @@ def slots(operation: Operation) -> Mapping[str, _Slot]:
         )
         for part in parts
     }
-    _SLOTS[operation.name] = found
-    _REQUIRED[operation.name] = tuple(name for name, slot in found.items() if slot.required)
-    return found
+
+
+@functools.cache
+def _required(operation: Operation) -> tuple[str, ...]:
+    return tuple(name for name, slot in slots(operation).items() if slot.required)
 
 
 def wire_arguments(
@@ -102,7 +99,7 @@ def wire_arguments(
             text = _text(value)
             check_header_value(name, slot.wire_name, text)
             headers[slot.wire_name] = text
-    for name in _REQUIRED[operation.name]:
+    for name in _required(operation):
         given = arguments.get(name)
         if given is None or isinstance(given, Unset):
             raise ValueError(f"{caller} needs {name!r}")

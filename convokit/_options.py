@@ -81,8 +81,6 @@ def _spellings(names: Iterable[str]) -> dict[str, str]:
 CLIENT_SPELLINGS: Mapping[str, str] = _spellings(CLIENT_OPTIONS)
 """Every accepted client option spelling -> its Python name."""
 
-_SPELLINGS: dict[str, Mapping[str, str]] = {}
-
 
 @functools.cache
 def chat_operation() -> "Operation":
@@ -101,18 +99,16 @@ def call_options() -> tuple[str, ...]:
     return CALL_OPTIONS
 
 
+@functools.cache
 def operation_spellings(operation: "Operation") -> Mapping[str, str]:
     """Every accepted spelling of an operation's options -> its Python name: the per-call
     options and the operation's arguments in snake_case and camelCase, and the body
     fields' wire names (a JS-style dict uses those). Worked out once per operation."""
-    spellings = _SPELLINGS.get(operation.name)
-    if spellings is None:
-        spellings = _SPELLINGS[operation.name] = {
-            **_spellings(call_options()),
-            **_spellings(slots(operation)),
-            **{field.wire_name: field.python_name for field in operation.body_fields},
-        }
-    return spellings
+    return {
+        **_spellings(call_options()),
+        **_spellings(slots(operation)),
+        **{field.wire_name: field.python_name for field in operation.body_fields},
+    }
 
 
 def operation_call(

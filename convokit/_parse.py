@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -11,8 +12,6 @@ from ._schema import Check, compile_schema
 
 if TYPE_CHECKING:
     from convokit_generated.api import Operation
-
-_CHECKS: dict[str, Check] = {}
 
 
 def parse_body(
@@ -47,14 +46,12 @@ def parse_body(
     return parsed
 
 
+@functools.cache
 def _check(operation: Operation) -> Check:
     """The compiled schema of the operation's 2xx body (once per operation, not per call)."""
-    check = _CHECKS.get(operation.name)
-    if check is None:
-        schema = next(
-            response.schema
-            for status, response in sorted(operation.responses.items())
-            if 200 <= status < 300 and response.schema is not None
-        )
-        check = _CHECKS[operation.name] = compile_schema(schema)
-    return check
+    schema = next(
+        response.schema
+        for status, response in sorted(operation.responses.items())
+        if 200 <= status < 300 and response.schema is not None
+    )
+    return compile_schema(schema)

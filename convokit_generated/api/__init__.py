@@ -67,9 +67,10 @@ class DocumentedResponse(NamedTuple):
     examples: tuple[Any, ...]
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class Operation:
-    """What one operation takes and answers."""
+    """What one operation takes and answers. Each is made once (OPERATIONS): compared and
+    hashed by identity, so that a client can cache what it works out per operation."""
 
     name: str
     """Python name: the operationId in snake_case (`create_chat`)."""

@@ -6,6 +6,7 @@ cannot drift apart; chat() and every `client.api.<operation>()` share one call p
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 import sys
@@ -215,6 +216,7 @@ class _BaseClient(Generic[HttpClient, AnyConversation]):
         return f"<convokit.{type(self).__name__} {where}>"
 
 
+@functools.cache
 def _shorthand_field(chat: Operation) -> str:
     """What `chat("text")` sets: the body's one required field (the message)."""
     return next(field.python_name for field in chat.body_fields if field.required)

@@ -7,6 +7,7 @@ cannot drift apart; chat() and every `client.api.<operation>()` share one call p
 from __future__ import annotations
 
 import functools
+import json
 import os
 import ssl
 import sys
@@ -227,24 +228,43 @@ ChatInput = Mapping[str, Any] | str | None
 
 
 def _build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
-    """The request `http.build_request()` makes of the call: the client's headers under
-    the call's (a name the call sets replaces every spelling of it), its cookies and query
-    parameters. Built directly, because httpx's merge rescans all headers for each one
-    given and copies the URL twice: more than the SDK's own work per call."""
+    """The request `http.build_request(method, url, json=..., headers=...)` makes of the
+    call: the same headers in the same order (the client's under the call's, a name the
+    call sets replacing every spelling of it; Host and Content-Length unless given; the
+    client's cookies, whose header then comes last), the same query and body bytes.
+    Built directly: httpx's merge rescans every header for each one given, and its
+    Request fills Host and Content-Length in by lookups that rescan them again, one of
+    them raising KeyError; together twice the SDK's own work per call."""
     replaced = {name.lower().encode() for name in call.headers}
     headers: list[Any] = [
         (name, value) for name, value in http.headers.raw if name.lower() not in replaced
     ]
+    names = replaced.union(name.lower() for name, _ in headers)
     headers += call.headers.items()
+    auto: list[Any] = [] if b"host" in names else [(b"Host", call.endpoint.netloc)]
+    body = b"" if call.json is None else _json_bytes(call.json).encode()
+    if body and b"content-length" not in names:
+        headers.append((b"Content-Length", str(len(body)).encode()))
+    elif not body and call.method in _BODY_METHODS and names.isdisjoint(_FRAMING):
+        auto.append((b"Content-Length", b"0"))
     params = http.params.merge(call.params) if http.params else call.params
-    return httpx.Request(
+    request = httpx.Request(
         call.method,
         call.endpoint,
         params=params,
-        json=call.json,
-        headers=headers,
+        headers=auto + headers if auto else headers,
         cookies=http.cookies or None,
+        stream=httpx.ByteStream(body),
     )
+    request.read()  # as httpx does: an event hook or a test's handler may read .content
+    return request
+
+
+# What httpx's Request(json=...) writes: the same bytes, from one encoder made once.
+_json_bytes = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+"""Methods httpx sends `Content-Length: 0` for when they have no body (and no framing)."""
+_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 
 
 def _ssl_context() -> ssl.SSLContext:

@@ -265,3 +265,46 @@ async def test_a_callers_async_http_client_sends_its_own_headers_cookies_and_que
         await client.chat(message="Hello")
     (request,) = server.received
     assert_callers_client_settings_sent(request)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"headers": {"X-Team": "support", "user-agent": "their-app/1.0", "Host": "api.internal"}},
+        {"params": {"tenant": "t1"}},
+        {"cookies": {"session": "abc"}},
+    ],
+    ids=["plain", "their-headers-and-host", "their-query", "their-cookies"],
+)
+@pytest.mark.parametrize("method", ["POST", "POST without a body", "GET"])
+def test_the_sdk_builds_the_request_httpx_would_build(
+    settings: dict[str, object], method: str
+) -> None:
+    """The SDK builds its request itself (httpx's own merge costs more than the SDK's work
+    per call): it must be the request `http.build_request()` makes of the same call, to the
+    byte, whatever the caller's client carries and whether or not there is a body."""
+    from convokit._client import _build_request
+
+    with httpx.Client(**settings) as http:  # type: ignore[arg-type]
+        client = create_client(
+            KEY, base_url="http://127.0.0.1:9", http_client=http, default_headers={"X-A": "1"}
+        )
+        history = [{"role": "user", "content": "é"}]
+        call = client._chat_call(
+            {"message": 'Grüße, 日本 \u2028 "quoted"', "chatHistory": history}, {}
+        )
+        call.method = method.split()[0]
+        if method != "POST":
+            call.json = None
+        ours = _build_request(http, call)
+        theirs = http.build_request(
+            call.method, call.endpoint, params=call.params, json=call.json, headers=call.headers
+        )
+    assert (ours.method, ours.url, ours.content) == (theirs.method, theirs.url, theirs.content)
+    if "cookies" in settings:
+        # Cookie joins the headers in httpx's Request after the others, Content-Length too.
+        assert sorted(ours.headers.raw) == sorted(theirs.headers.raw)
+        assert ours.headers.raw[-1] == (b"Cookie", b"session=abc")
+    else:
+        assert ours.headers.raw == theirs.headers.raw

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -151,7 +150,7 @@ class AiohttpSession:
             call.method,
             _yarl(call.endpoint),
             params=call.params,
-            data=_json_body(call.json),
+            data=call.content,
             headers=call.headers,
             proxy=proxy,
             proxy_headers=proxy_headers,
@@ -219,13 +218,6 @@ def _aiohttp_proxy(proxy: httpx.Proxy) -> tuple[URL, dict[str, str] | None]:
 def _yarl(url: httpx.URL) -> URL:
     # Parsed once per endpoint, as the httpx backend parses its URLs once.
     return URL(str(url), encoded=True)
-
-
-def _json_body(value: Any) -> bytes | None:
-    """The body as the httpx backend encodes it (httpx's compact UTF-8 JSON)."""
-    if value is None:
-        return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _client_timeout(timeout: httpx.Timeout | None, deadline: float | None) -> aiohttp.ClientTimeout:

@@ -5,6 +5,7 @@ and async clients drive it for every operation; only their sending and sleeping 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import time
@@ -54,9 +55,9 @@ class Call:
         "_timeout",
         "_total_timeout",
         "attempt",
+        "content",
         "endpoint",
         "headers",
-        "json",
         "method",
         "params",
     )
@@ -87,7 +88,7 @@ class Call:
         self.method: str = operation.method
         self.endpoint = _parsed_url(config.base_url + arguments.path)
         self.params = arguments.query or None
-        self.json: Any = arguments.body
+        self.content = None if arguments.body is None else _json_bytes(arguments.body).encode()
         self.headers = config.request_headers(operation.content_type, extra_headers)
         self.headers.update(arguments.headers)
         key = operation.idempotency_key
@@ -254,6 +255,10 @@ def new_idempotency_key() -> str:
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     hexa = raw.hex()
     return f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
+
+
+# The body as httpx's Request(json=...) writes it (compact UTF-8 JSON), by both backends.
+_json_bytes = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 @functools.lru_cache(maxsize=64)

@@ -7,7 +7,6 @@ cannot drift apart; chat() and every `client.api.<operation>()` share one call p
 from __future__ import annotations
 
 import functools
-import json
 import os
 import ssl
 import sys
@@ -242,7 +241,7 @@ def _build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.
     names = replaced.union(name.lower() for name, _ in headers)
     headers += call.headers.items()
     auto: list[Any] = [] if b"host" in names else [(b"Host", call.endpoint.netloc)]
-    body = b"" if call.json is None else _json_bytes(call.json).encode()
+    body = call.content or b""
     if body and b"content-length" not in names:
         headers.append((b"Content-Length", str(len(body)).encode()))
     elif not body and call.method in _BODY_METHODS and names.isdisjoint(_FRAMING):
@@ -260,8 +259,6 @@ def _build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.
     return request
 
 
-# What httpx's Request(json=...) writes: the same bytes, from one encoder made once.
-_json_bytes = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """Methods httpx sends `Content-Length: 0` for when they have no body (and no framing)."""
 _FRAMING = frozenset({b"content-length", b"transfer-encoding"})

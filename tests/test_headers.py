@@ -4,6 +4,7 @@ headers the SDK owns for safety (Authorization, Idempotency-Key) are refused."""
 
 from __future__ import annotations
 
+import json
 import platform
 from collections.abc import Iterator, Mapping
 
@@ -296,10 +297,14 @@ def test_the_sdk_builds_the_request_httpx_would_build(
         )
         call.method = method.split()[0]
         if method != "POST":
-            call.json = None
+            call.content = None
         ours = _build_request(http, call)
         theirs = http.build_request(
-            call.method, call.endpoint, params=call.params, json=call.json, headers=call.headers
+            call.method,
+            call.endpoint,
+            params=call.params,
+            json=None if call.content is None else json.loads(call.content),
+            headers=call.headers,
         )
     assert (ours.method, ours.url, ours.content) == (theirs.method, theirs.url, theirs.content)
     if "cookies" in settings:

@@ -6,7 +6,7 @@ import functools
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import httpx
 
@@ -49,68 +49,37 @@ def layer_headers(under: Mapping[str, str], over: Mapping[str, str]) -> dict[str
     return layered
 
 
-class ClientConfig:
+class ClientConfig(NamedTuple):
     """Everything a client needs to send a request, already checked."""
 
-    # A plain class, not attrs: `import convokit` does not import attrs (the generated
+    # A NamedTuple, not attrs: `import convokit` does not import attrs (the generated
     # models do, on the first call), which saves a tenth of its import time.
-    __slots__ = (
-        "_base_headers",
-        "allow_insecure",
-        "api_key",
-        "base_url",
-        "default_headers",
-        "http_backend",
-        "max_retries",
-        "proxy",
-        "timeout",
-        "total_timeout",
-    )
-
-    def __init__(
-        self,
-        *,
-        api_key: SecretKey,
-        base_url: str,
-        timeout: httpx.Timeout | None,
-        total_timeout: float | None,
-        max_retries: int,
-        default_headers: Mapping[str, str],
-        allow_insecure: bool,
-        proxy: httpx.Proxy | None = None,
-        http_backend: HttpBackend = "httpx",
-    ) -> None:
-        self.api_key = api_key
-        self.base_url = base_url
-        self.timeout = timeout
-        self.total_timeout = total_timeout
-        self.max_retries = max_retries
-        self.default_headers = default_headers
-        self.allow_insecure = allow_insecure
-        self.proxy = proxy
-        self.http_backend: HttpBackend = http_backend
-        # sdk_headers() and a body's Content-Type under default_headers, by content type:
-        # merged once per client, not on every call.
-        self._base_headers: dict[str | None, Mapping[str, str]] = {}
-
-    def replace(self, **changes: Any) -> ClientConfig:
-        """A copy with the fields named in `changes` replaced."""
-        fields = {name: getattr(self, name) for name in self.__slots__ if name[0] != "_"}
-        return ClientConfig(**{**fields, **changes})
+    api_key: SecretKey
+    base_url: str
+    timeout: httpx.Timeout | None
+    total_timeout: float | None
+    max_retries: int
+    default_headers: Mapping[str, str]
+    allow_insecure: bool
+    proxy: httpx.Proxy | None
+    http_backend: HttpBackend
+    base_headers: dict[str | None, Mapping[str, str]]
+    """sdk_headers() and a body's Content-Type under default_headers, by content type:
+    merged once per client (by request_headers()), not on every call."""
 
     def request_headers(
         self, content_type: str | None, extra_headers: Mapping[str, str]
     ) -> dict[str, str]:
         """A request's headers: the SDK's < default_headers < `extra_headers` (names
         compared case-insensitively), and the key's Authorization, which nothing replaces."""
-        base = self._base_headers.get(content_type)
+        base = self.base_headers.get(content_type)
         if base is None:
             own = (
                 sdk_headers()
                 if content_type is None
                 else {"Content-Type": content_type, **sdk_headers()}
             )
-            base = self._base_headers[content_type] = layer_headers(own, self.default_headers)
+            base = self.base_headers[content_type] = layer_headers(own, self.default_headers)
         if extra_headers:
             base = layer_headers(base, extra_headers)
         # The key stays in SecretKey alone: its header is built per request, never cached.
@@ -122,7 +91,7 @@ def resolve_config(options: Mapping[str, Any]) -> ClientConfig:
     given = {**_DEFAULTS, **options}
     fields = {name: check(given.get(name)) for name, check in _CHECKS.items()}
     fields["base_url"] = _base_url(given.get("base_url"), fields["allow_insecure"])
-    return ClientConfig(**fields)
+    return ClientConfig(**fields, base_headers={})
 
 
 def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientConfig:
@@ -138,7 +107,7 @@ def updated_config(config: ClientConfig, options: Mapping[str, Any]) -> ClientCo
         changes["default_headers"] = layer_headers(
             config.default_headers, changes["default_headers"]
         )
-    return config.replace(**changes)
+    return config._replace(**changes, base_headers={})
 
 
 def _proxy(value: object) -> httpx.Proxy | None:

@@ -91,7 +91,7 @@ def effective(client: Client | AsyncClient, option: str) -> Any:
     """What `client` holds for `option`, in a form that compares by value."""
     if option == "http_client":
         return client._pool.http if not client._pool.owned else "the SDK's own"
-    if option not in ClientConfig.__slots__:
+    if option not in ClientConfig._fields:
         pytest.fail(f"tell effective() where a client keeps its {option!r} option")
     value = getattr(client._config, option)
     if isinstance(value, httpx.Proxy):  # which compares by identity

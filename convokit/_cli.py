@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import importlib
 import json
 import math
@@ -15,10 +14,10 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from convokit_generated.api.chat import create_chat
 
@@ -36,9 +35,13 @@ from ._exceptions import (
     RateLimitError,
 )
 from ._models import ChatResponse
+from ._options import chat_operation
 from ._retry import DEFAULT_MAX_RETRIES, retried_statuses_text
 from ._secrets import redact
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from convokit_generated.api import BodyField
 
 __all__ = ["ExitCode", "main"]
 
@@ -174,13 +177,13 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     chat.add_argument(
         "message", nargs="?", type=_text, help="the message (omit for an interactive session)"
     )
-    chat.add_argument(
-        "--conversation-id", metavar="ID", type=_text, help="continue this conversation"
-    )
-    chat.add_argument(
-        "--widget-id", metavar="ID", type=_text, help="group the conversation (bot, channel)"
-    )
-    chat.add_argument("--instance-id", metavar="ID", type=_text, help="the AI instance to talk to")
+    for field in _field_flags():
+        chat.add_argument(
+            _flag(field.python_name),
+            metavar=field.python_name.rsplit("_", 1)[-1].upper(),
+            type=_FLAG_TYPES[field.schema["type"]],
+            help=field.schema.get("description", "").strip().replace("`", "").replace("%", "%%"),
+        )
     chat.add_argument(
         "--json",
         action="store_true",
@@ -256,6 +259,19 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
+def _field_flags() -> list[BodyField]:
+    """The chat body fields `chat` has a flag for: the optional ones of a _FLAG_TYPES type."""
+    return [
+        field
+        for field in chat_operation().body_fields
+        if not field.required and field.schema.get("type") in _FLAG_TYPES
+    ]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _whole_number(low: int = 0, high: float = math.inf, rule: str = "") -> Callable[[str], int]:
     # An argparse type: a whole number, never below 0, from `low` to `high` (`rule` says so).
     def parse(text: str) -> int:
@@ -286,6 +302,16 @@ def _text(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+# How `chat` reads a body field from its flag, by the field's JSON type: each optional
+# body field of one of these types has a flag (one added to openapi.yaml too), named
+# after it, with the spec's description as its help; the SDK checks the value.
+_FLAG_TYPES: Final[Mapping[str, Callable[[str], object]]] = {
+    "string": _text,
+    "integer": int,
+    "number": float,
+}
 
 
 def _run_mock_server(args: argparse.Namespace) -> int:
@@ -323,17 +349,20 @@ def _run_chat(args: argparse.Namespace) -> int:
         if args.message is None:
             return _interactive(client, args, key)
         try:
-            response = client.chat(
-                message=args.message,
-                conversation_id=args.conversation_id,
-                widget_id=args.widget_id,
-                instance_id=args.instance_id,
-            )
+            response = client.chat(message=args.message, **_fields(args))
         except (ConvoKitError, TypeError, ValueError) as error:
-            start_over = None if args.conversation_id is None else "Leave out --conversation-id"
+            start_over = (
+                None if args.conversation_id is None else f"Leave out {_flag('conversation_id')}"
+            )
             raise _failure(error, client.base_url, key, start_over=start_over) from None
         _print_reply(response, as_json=args.json, show_id=True)
     return ExitCode.OK
+
+
+def _fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The body fields given as flags, by Python name."""
+    given = ((field.python_name, getattr(args, field.python_name)) for field in _field_flags())
+    return {name: value for name, value in given if value is not None}
 
 
 def _read_key(path: Path | None) -> str:
@@ -357,11 +386,9 @@ def _read_key(path: Path | None) -> str:
 
 
 def _interactive(client: Client, args: argparse.Namespace, key: str) -> int:
-    new_conversation = functools.partial(client.conversation, args.widget_id, args.instance_id)
-    try:
-        conversation = new_conversation(conversation_id=args.conversation_id)
-    except (TypeError, ValueError) as error:
-        raise _Failure(ExitCode.USAGE, _one_line(str(error), key)) from None
+    # The conversation carries the thread's id; every other field rides on each message.
+    fields = _fields(args)
+    conversation = client.conversation(conversation_id=fields.pop("conversation_id", None))
     greeting = (
         f"Chatting with {client.base_url}. {NEW_COMMAND} starts a new conversation, "
         f"{EXIT_COMMAND} or Ctrl-D leaves."
@@ -374,12 +401,12 @@ def _interactive(client: Client, args: argparse.Namespace, key: str) -> int:
         if text == EXIT_COMMAND:
             break
         if text == NEW_COMMAND:
-            conversation = new_conversation()
+            conversation = client.conversation()
             print("(new conversation)", file=sys.stderr, flush=True)
             continue
         starts_thread = conversation.id is None
         try:
-            response = conversation.send(text)
+            response = conversation.send(text, **fields)
         except (ConvoKitError, TypeError, ValueError) as error:
             start_over = None if starts_thread else f"Type {NEW_COMMAND}"
             failure = _failure(error, client.base_url, key, start_over=start_over)
@@ -480,9 +507,9 @@ def describe_error(
 
 
 def _in_cli_terms(text: str) -> str:
-    # The SDK's messages name its options ('base_url', allow_insecure=True); a shell
-    # user knows the flags.
-    for name in _CLIENT_OPTION_FLAGS:
+    # The SDK's messages name its options ('base_url', allow_insecure=True) and fields
+    # ('widget_id'); a shell user knows the flags.
+    for name in (*_CLIENT_OPTION_FLAGS, *(field.python_name for field in _field_flags())):
         text = re.sub(rf"'{name}'|\b{name}=\w+", "--" + name.replace("_", "-"), text)
     return text
 

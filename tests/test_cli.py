@@ -20,6 +20,7 @@ import pytest
 
 from convokit._cli import NEW_COMMAND, PROMPT, ExitCode, describe_error
 from convokit._exceptions import APITimeoutError
+from convokit._models import CHAT
 from convokit._retry import DEFAULT_MAX_RETRIES, is_retryable_status, retried_statuses_text
 from convokit.testing import MockServer
 
@@ -117,6 +118,15 @@ def test_widget_and_instance_ids_are_sent(mock: MockServer) -> None:
     assert result.returncode == 0, result.stderr
     body = mock.requests[-1].body
     assert body == {"message": "Hi", "widgetId": "support", "instanceId": "my-bot"}
+
+
+def test_chat_has_a_flag_for_each_optional_scalar_field_of_the_spec() -> None:
+    """The flags follow openapi.yaml: a field added there has one after regeneration (the
+    drill in tests/test_spec_evolution.py sends two that way)."""
+    flags = _flags_of("chat")
+    for field in CHAT.body_fields:
+        if not field.required and field.schema.get("type") in ("string", "integer", "number"):
+            assert "--" + field.python_name.replace("_", "-") in flags, field
 
 
 def test_key_file_is_read_when_the_variable_is_unset(mock: MockServer, tmp_path: Path) -> None:

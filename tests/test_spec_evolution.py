@@ -167,6 +167,17 @@ with MockServer() as mock:
             reply = await async_client.chat(message="Salut", replyLanguage="fr")
             return read.id, reply.reply
     out["async"] = asyncio.run(main())
+
+    # The command line: a flag for each new field, named by the SDK's refusals too.
+    import contextlib, io, os
+    from convokit._cli import main as cli
+    os.environ.update(CONVOKIT_SECRET_KEY="sk_test_drill", CONVOKIT_BASE_URL=mock.base_url)
+    errors = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(errors):
+        out["cli_ok"] = cli(["chat", "--reply-language", "nl", "--temperature", "1.5", "Hoi"])
+        out["cli_sent"] = mock.requests[-1].body
+        out["cli_refused"] = cli(["chat", "--temperature", "5", "Hoi"])
+    out["cli_error"] = errors.getvalue()
 print(json.dumps(out))
 """
 
@@ -192,6 +203,7 @@ COPY_SUITES = (
     "tests/test_api.py",
     "tests/test_properties.py",
     "tests/test_typing.py",
+    "tests/test_cli.py",
 )
 
 
@@ -250,6 +262,11 @@ def test_the_new_fields_and_operation_work_end_to_end(evolved: Path) -> None:
     assert outcome["not_found"] == 404
     assert outcome["async"][0] == "conv_7f3a9c2e"
     assert "Salut" in outcome["async"][1]
+    # `convokit chat` sends the new fields from their flags, and names the flag it refuses.
+    assert outcome["cli_ok"] == 0, outcome["cli_error"]
+    assert outcome["cli_sent"] == {"message": "Hoi", "replyLanguage": "nl", "temperature": 1.5}
+    assert outcome["cli_refused"] == 2
+    assert "--temperature" in outcome["cli_error"], outcome["cli_error"]
 
 
 def test_type_checkers_see_the_new_names(evolved: Path, tmp_path: Path) -> None:

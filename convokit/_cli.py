@@ -351,9 +351,7 @@ def _run_chat(args: argparse.Namespace) -> int:
         try:
             response = client.chat(message=args.message, **_fields(args))
         except (ConvoKitError, TypeError, ValueError) as error:
-            start_over = (
-                None if args.conversation_id is None else f"Leave out {_flag('conversation_id')}"
-            )
+            start_over = None if args.conversation_id is None else "Leave out --conversation-id"
             raise _failure(error, client.base_url, key, start_over=start_over) from None
         _print_reply(response, as_json=args.json, show_id=True)
     return ExitCode.OK
@@ -510,7 +508,7 @@ def _in_cli_terms(text: str) -> str:
     # The SDK's messages name its options ('base_url', allow_insecure=True) and fields
     # ('widget_id'); a shell user knows the flags.
     for name in (*_CLIENT_OPTION_FLAGS, *(field.python_name for field in _field_flags())):
-        text = re.sub(rf"'{name}'|\b{name}=\w+", "--" + name.replace("_", "-"), text)
+        text = re.sub(rf"'{name}'|\b{name}=\w+", _flag(name), text)
     return text
 
 

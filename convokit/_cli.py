@@ -177,13 +177,6 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     chat.add_argument(
         "message", nargs="?", type=_text, help="the message (omit for an interactive session)"
     )
-    for field in _field_flags():
-        chat.add_argument(
-            _flag(field.python_name),
-            metavar=field.python_name.rsplit("_", 1)[-1].upper(),
-            type=_FLAG_TYPES[field.schema["type"]],
-            help=field.schema.get("description", "").strip().replace("`", "").replace("%", "%%"),
-        )
     chat.add_argument(
         "--json",
         action="store_true",
@@ -218,6 +211,20 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
         help=f"retries after a connection error, a timeout, or HTTP {retried_statuses_text()} "
         f"(default: {DEFAULT_MAX_RETRIES})",
     )
+    for field in _field_flags():
+        # Last, and under a dest of their own: a field named like a flag above (or like
+        # `run`) keeps its SDK option only, and cannot take that flag's place.
+        with contextlib.suppress(argparse.ArgumentError):
+            chat.add_argument(
+                _flag(field.python_name),
+                dest=_FIELD_DEST + field.python_name,
+                metavar=field.python_name.rsplit("_", 1)[-1].upper(),
+                type=_FLAG_TYPES[field.schema["type"]],
+                help=field.schema.get("description", "")
+                .strip()
+                .replace("`", "")
+                .replace("%", "%%"),
+            )
     chat.set_defaults(run=_run_chat)
 
     mock = commands.add_parser(
@@ -348,19 +355,27 @@ def _run_chat(args: argparse.Namespace) -> int:
     with client:
         if args.message is None:
             return _interactive(client, args, key)
+        fields = _fields(args)
         try:
-            response = client.chat(message=args.message, **_fields(args))
+            response = client.chat(message=args.message, **fields)
         except (ConvoKitError, TypeError, ValueError) as error:
-            start_over = None if args.conversation_id is None else "Leave out --conversation-id"
+            start_over = "Leave out --conversation-id" if "conversation_id" in fields else None
             raise _failure(error, client.base_url, key, start_over=start_over) from None
         _print_reply(response, as_json=args.json, show_id=True)
     return ExitCode.OK
 
 
+_FIELD_DEST = "field:"
+
+
 def _fields(args: argparse.Namespace) -> dict[str, Any]:
     """The body fields given as flags, by Python name."""
-    given = ((field.python_name, getattr(args, field.python_name)) for field in _field_flags())
-    return {name: value for name, value in given if value is not None}
+    given = vars(args).items()
+    return {
+        name.removeprefix(_FIELD_DEST): value
+        for name, value in given
+        if name.startswith(_FIELD_DEST) and value is not None
+    }
 
 
 def _read_key(path: Path | None) -> str:

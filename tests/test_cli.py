@@ -129,6 +129,29 @@ def test_chat_has_a_flag_for_each_optional_scalar_field_of_the_spec() -> None:
             assert "--" + field.python_name.replace("_", "-") in flags, field
 
 
+def test_a_field_named_like_a_flag_leaves_the_flag_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Fields a spec could add: one named like a flag, one like the parser's own `run`.
+    from convokit import _cli
+    from convokit_generated.api import BodyField
+
+    added = [
+        BodyField("timeout", "timeout", False, {"type": "integer"}),
+        BodyField("run", "run", False, {"type": "string"}),
+        BodyField("locale", "locale", False, {"type": "string", "description": "100% local"}),
+    ]
+    fields = [*_cli._field_flags(), *added]
+    monkeypatch.setattr(_cli, "_field_flags", lambda: fields)
+    parser = _cli._parser()
+    args = parser.parse_args(["chat", "--timeout", "5", "--run", "x", "--locale", "nl", "Hi"])
+    assert (args.timeout, args.run) == (5.0, _cli._run_chat)
+    assert _cli._fields(args) == {"run": "x", "locale": "nl"}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["chat", "--help"])
+    assert "100% local" in capsys.readouterr().out
+
+
 def test_key_file_is_read_when_the_variable_is_unset(mock: MockServer, tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     key_file.write_text(KEY + "\n")

@@ -62,6 +62,14 @@ PATH="$root/.venv/bin:$PATH" "$generator" generate \
 "$root/.venv/bin/ruff" format --isolated --no-cache --target-version py311 --line-length 120 \
   --quiet "$work/$package/operations_data.py"
 
+# A spec the templates cannot render into valid Python fails here, before anything is
+# written: say, a field or parameter named like a per-call option every method takes.
+if ! "$root/.venv/bin/python" -m compileall -q "$work/$package" >"$work/compile.log" 2>&1; then
+  cat "$work/compile.log" >&2
+  echo "regen.sh: the generated code does not compile (above). A request field or parameter named like a per-call option (timeout, total_timeout, max_retries, extra_headers) must be renamed in openapi.yaml." >&2
+  exit 1
+fi
+
 # --meta none writes no py.typed; the package ships typed, so the marker is part of it.
 touch "$work/$package/py.typed"
 find "$work/$package" -name __pycache__ -prune -exec rm -rf {} +

@@ -9,18 +9,22 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from _repo_copy import copy_repo, run_regen
 from _spec import ROOT
 
 pytestmark = pytest.mark.slow
 
-NEW_FIELD = """        chatHistory:
-          type: array"""
-NEW_FIELD_ADDED = """        locale:
-          type: string
-          description: BCP 47 language tag for the reply.
-        chatHistory:
-          type: array"""
+
+def add_request_field(repo: Path, name: str, schema: dict[str, object]) -> None:
+    """Adds a property to the chat request's schema in `repo`'s openapi.yaml, structurally
+    (the spec's text may change in any way)."""
+    path = repo / "openapi.yaml"
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    operation = spec["paths"]["/v1/chat"]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"][name] = schema
+    path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), "utf-8")
 
 
 def test_check_passes_on_the_committed_package() -> None:
@@ -31,15 +35,30 @@ def test_check_passes_on_the_committed_package() -> None:
 
 def test_check_fails_with_a_diff_when_the_spec_gained_a_field(tmp_path: Path) -> None:
     repo = copy_repo(tmp_path / "repo")
-    spec_text = (repo / "openapi.yaml").read_text(encoding="utf-8")
-    assert NEW_FIELD in spec_text
-    (repo / "openapi.yaml").write_text(spec_text.replace(NEW_FIELD, NEW_FIELD_ADDED), "utf-8")
+    add_request_field(repo, "locale", {"type": "string", "description": "BCP 47 language tag."})
 
     result = run_regen(repo, "--check")
 
     assert result.returncode != 0
     assert "+    locale: str | Unset = UNSET" in result.stdout
     assert "is stale" in result.stderr
+
+
+def test_a_field_named_like_a_per_call_option_fails_regeneration_clearly(
+    tmp_path: Path,
+) -> None:
+    # Every generated method already takes `timeout`: a request field of that name would
+    # be a second argument of the same name, which Python refuses.
+    repo = copy_repo(tmp_path / "repo")
+    add_request_field(repo, "timeout", {"type": "integer", "description": "Model seconds."})
+
+    result = run_regen(repo)
+
+    assert result.returncode != 0
+    assert "duplicate argument 'timeout'" in result.stderr
+    assert "per-call option" in result.stderr
+    # Nothing was written: the copy's package is still the committed one.
+    assert _all_identical(filecmp.dircmp(ROOT / "convokit_generated", repo / "convokit_generated"))
 
 
 def test_two_runs_write_identical_output(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ import yaml
 from _repo_copy import copy_repo, run_regen
 from _spec import ROOT
 
+from convokit._models import CHAT
+
 pytestmark = pytest.mark.slow
 
 
@@ -21,7 +23,7 @@ def add_request_field(repo: Path, name: str, schema: dict[str, object]) -> None:
     (the spec's text may change in any way)."""
     path = repo / "openapi.yaml"
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    operation = spec["paths"]["/v1/chat"]["post"]
+    operation = spec["paths"][CHAT.path][CHAT.method.lower()]
     ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"][name] = schema
     path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), "utf-8")

@@ -212,6 +212,7 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
         f"(default: {DEFAULT_MAX_RETRIES})",
     )
     for field in _field_flags():
+        description = field.schema.get("description", "").strip().replace("`", "")
         # Last, and under a dest of their own: a field named like a flag above (or like
         # `run`) keeps its SDK option only, and cannot take that flag's place.
         with contextlib.suppress(argparse.ArgumentError):
@@ -220,10 +221,7 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                 dest=_FIELD_DEST + field.python_name,
                 metavar=field.python_name.rsplit("_", 1)[-1].upper(),
                 type=_FLAG_TYPES[field.schema["type"]],
-                help=field.schema.get("description", "")
-                .strip()
-                .replace("`", "")
-                .replace("%", "%%"),
+                help=description.replace("%", "%%"),  # argparse formats help with %
             )
     chat.set_defaults(run=_run_chat)
 

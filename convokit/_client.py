@@ -235,23 +235,23 @@ def _build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.
     Request fills Host and Content-Length in by lookups that rescan them again, one of
     them raising KeyError; together twice the SDK's own work per call."""
     replaced = {name.lower().encode() for name in call.headers}
-    headers: list[Any] = [
-        (name, value) for name, value in http.headers.raw if name.lower() not in replaced
-    ]
-    names = replaced.union(name.lower() for name, _ in headers)
-    headers += call.headers.items()
-    auto: list[Any] = [] if b"host" in names else [(b"Host", call.endpoint.netloc)]
+    kept = [(name, value) for name, value in http.headers.raw if name.lower() not in replaced]
+    names = replaced.union(name.lower() for name, _ in kept)
     body = call.content or b""
+    # httpx's own: Host first, then Content-Length: 0 of a bodiless POST, PUT or PATCH.
+    headers: list[Any] = [] if b"host" in names else [(b"Host", call.endpoint.netloc)]
+    if not body and call.method in _BODY_METHODS and names.isdisjoint(_FRAMING):
+        headers.append((b"Content-Length", b"0"))
+    headers += kept
+    headers += call.headers.items()
     if body and b"content-length" not in names:
         headers.append((b"Content-Length", str(len(body)).encode()))
-    elif not body and call.method in _BODY_METHODS and names.isdisjoint(_FRAMING):
-        auto.append((b"Content-Length", b"0"))
     params = http.params.merge(call.params) if http.params else call.params
     request = httpx.Request(
         call.method,
         call.endpoint,
         params=params,
-        headers=auto + headers if auto else headers,
+        headers=headers,
         cookies=http.cookies or None,
         stream=httpx.ByteStream(body),
     )

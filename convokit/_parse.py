@@ -21,29 +21,33 @@ def parse_body(
     or APIResponseValidationError when the body breaks the spec's schema for it. `header`
     looks a response header up, case-insensitively (httpx's or aiohttp's headers' `get`)."""
     request_id = header("x-request-id")
-
-    def invalid(problem: object, body: object) -> APIResponseValidationError:
-        return APIResponseValidationError(
-            f"{status_code} response does not match the API contract: {problem}",
-            status_code=status_code,
-            body=body,
-            request_id=request_id,
-        )
-
     try:
         data = json.loads(content)
     except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         text = content.decode("utf-8", errors="replace")
-        raise invalid(f"body is not JSON: {text[:200]!r}", text) from None
+        raise _invalid(status_code, request_id, f"body is not JSON: {text[:200]!r}", text) from None
     problem = _check(operation)(data)
     if problem is not None:
-        raise invalid(problem.under("body") if not problem.path else problem, data)
+        where = problem.under("body") if not problem.path else problem
+        raise _invalid(status_code, request_id, where, data)
     try:
         parsed = operation.response_model.from_dict(data)  # type: ignore[union-attr]
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise invalid(error, data) from None
+        raise _invalid(status_code, request_id, error, data) from None
     parsed.request_id = request_id
     return parsed
+
+
+def _invalid(
+    status_code: int, request_id: str | None, problem: object, body: object
+) -> APIResponseValidationError:
+    # A function of its own, not a closure: a valid reply (every call's) makes none.
+    return APIResponseValidationError(
+        f"{status_code} response does not match the API contract: {problem}",
+        status_code=status_code,
+        body=body,
+        request_id=request_id,
+    )
 
 
 @functools.cache

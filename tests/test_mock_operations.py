@@ -215,8 +215,20 @@ def test_a_parameter_that_breaks_its_schema_is_400_naming_it(
 
 
 def test_parameters_that_match_their_schemas_are_accepted(http: httpx.Client) -> None:
-    target = "/v1/widgets/a%2Fb?limit=10&order=asc&tag=ok&tag=fine&verbose=true&other=x"
+    target = "/v1/widgets/a%2Fb?limit=10&order=asc&tag=ok&tag=fine&verbose=true"
     assert http.get(target, headers={"X-Trace-Id": "t-1"}).status_code == 200
+
+
+def test_a_query_parameter_the_operation_does_not_declare_is_400_naming_it(
+    http: httpx.Client,
+) -> None:
+    # As an unknown body field is: a mistyped parameter is not silently ignored.
+    mistyped = http.get("/v1/widgets/abc?limit=2&lmit=3")
+    assert_bad_request(mistyped, "lmit")
+    assert "Did you mean 'limit'?" in mistyped.json()["error"]["message"]
+    assert_bad_request(http.get("/v1/widgets/abc?=false"), "")
+    # An operation that declares no query parameter takes none.
+    assert_bad_request(http.post(f"{CHAT.path}?debug=1", json={"message": "Hi"}), "debug")
 
 
 def test_a_header_parameter_is_checked_against_its_schema(http: httpx.Client) -> None:

@@ -59,6 +59,7 @@ class OperationChecks:
     """An operation's schemas, compiled once."""
 
     parameters: tuple[tuple[Parameter, Check], ...]
+    query_names: frozenset[str]
     body: Check | None
 
 
@@ -68,6 +69,11 @@ def compile_checks(operation: Operation) -> OperationChecks:
         parameters=tuple(
             (parameter, compile_schema(parameter.schema)) for parameter in operation.parameters
         ),
+        query_names=frozenset(
+            parameter.wire_name
+            for parameter in operation.parameters
+            if parameter.location == "query"
+        ),
         body=None if operation.body_schema is None else compile_schema(operation.body_schema),
     )
 
@@ -75,7 +81,8 @@ def compile_checks(operation: Operation) -> OperationChecks:
 def check_parameters(
     checks: OperationChecks, path_values: Mapping[str, str], query: str, headers: Mapping[str, str]
 ) -> None:
-    """Raise Reject(400) for the first parameter that breaks its schema."""
+    """Raise Reject(400) for the first parameter that breaks its schema, or for a query
+    parameter the operation does not declare."""
     query_values = parse_qs(query, keep_blank_values=True) if query else {}
     for parameter, check in checks.parameters:
         name = parameter.wire_name
@@ -95,6 +102,11 @@ def check_parameters(
         problem = check(_from_text(raw, parameter.schema))
         if problem is not None:
             raise Reject(400, str(problem.under(name)), param=name)
+    for name in query_values.keys() - checks.query_names:
+        # Refused as an unknown body field is: a mistyped parameter is not silently ignored.
+        close = difflib.get_close_matches(name, checks.query_names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise Reject(400, f"{name}: is not a query parameter of this operation.{hint}", param=name)
 
 
 def check_body(

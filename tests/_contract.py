@@ -139,7 +139,11 @@ def _describe(error: Exception) -> str:
     # Schema errors carry the precise reasons in __cause__.schema_errors.
     reasons = getattr(error.__cause__, "schema_errors", None) or []
     detail = "; ".join(getattr(reason, "message", str(reason)) for reason in reasons)
-    return f"{type(error).__name__}: {error}" + (f" ({detail})" if detail else "")
+    try:
+        text = str(error)
+    except UnicodeDecodeError:  # openapi-core's message quotes a body that is not UTF-8
+        text = repr(error.__cause__)
+    return f"{type(error).__name__}: {text}" + (f" ({detail})" if detail else "")
 
 
 class ValidatingTransport(httpx.BaseTransport):

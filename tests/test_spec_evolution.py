@@ -3,13 +3,19 @@
 The copy's openapi.yaml gains, structurally (PyYAML), constrained request fields (a
 string with minLength/maxLength, a number with minimum/maximum), an optional enum field
 in the response, and a new operation `GET /v1/conversations/{conversationId}` returning
-a new schema with an example. Then scripts/regen.sh runs, and with convokit/ and tests/
-unchanged:
+a new schema with an example; and three operations of the other shapes a spec grows: a
+POST with a body of its own that declares Idempotency-Key and answers 201, a GET with
+query parameters, and a POST with neither body nor key that answers 204. Then
+scripts/regen.sh runs, and with convokit/ and tests/ unchanged:
 
 - the new options are sent (`chat(reply_language=...)`, `chat({"replyLanguage": ...})`);
 - the mock refuses out-of-range values with a 400 naming the field;
 - `client.api.get_conversation(...)` works sync and async against MockServer, retried on
   503, a 404 raising NotFoundError;
+- the other new operations send their body or query, check their arguments before any
+  I/O, parse their 201 (a date-time included) or return None for their 204; the POST
+  that declares Idempotency-Key is retried on 503 with the same key, the one that does
+  not is sent once;
 - type checkers see the new names (a user's file using them is clean, a typo is caught);
 - the copy's own spec, mock-server, client and typing tests pass (this drill excluded).
 """
@@ -32,6 +38,9 @@ from _spec import ROOT
 pytestmark = pytest.mark.slow
 
 NEW_PATH = "/v1/conversations/{conversationId}"
+FEEDBACK_PATH = "/v1/feedback"
+LIST_PATH = "/v1/conversations"
+ARCHIVE_PATH = "/v1/conversations/{conversationId}/archive"
 
 
 def evolve(spec: dict[str, Any]) -> None:
@@ -102,10 +111,121 @@ def evolve(spec: dict[str, Any]) -> None:
                         }
                     },
                 },
-                "400": {"$ref": "#/components/responses/BadRequest"},
-                "401": {"$ref": "#/components/responses/Unauthorized"},
-                "404": {"$ref": "#/components/responses/NotFound"},
-                "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+                **_errors("BadRequest", "Unauthorized", "NotFound", "ServiceUnavailable"),
+            },
+        }
+    }
+    add_other_shapes(spec)
+
+
+def _errors(*names: str) -> dict[str, Any]:
+    statuses = {
+        "BadRequest": "400",
+        "Unauthorized": "401",
+        "NotFound": "404",
+        "Conflict": "409",
+        "ServiceUnavailable": "503",
+    }
+    return {statuses[name]: {"$ref": f"#/components/responses/{name}"} for name in names}
+
+
+def _json(schema: str, example: Any) -> dict[str, Any]:
+    reference = {"$ref": f"#/components/schemas/{schema}"}
+    return {"application/json": {"schema": reference, "example": example}}
+
+
+def add_other_shapes(spec: dict[str, Any]) -> None:
+    """A POST with its own body and Idempotency-Key (201), a GET with query parameters,
+    and a POST with neither body nor key (204)."""
+    schemas = spec["components"]["schemas"]
+    request_id = {"X-Request-Id": {"$ref": "#/components/headers/XRequestId"}}
+    schemas["FeedbackRequest"] = {
+        "type": "object",
+        "required": ["conversationId", "rating"],
+        "additionalProperties": False,
+        "properties": {
+            "conversationId": {"type": "string", "minLength": 1},
+            "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+            "comment": {"type": "string", "maxLength": 500},
+        },
+    }
+    schemas["FeedbackReceipt"] = {
+        "type": "object",
+        "required": ["id", "created_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    }
+    schemas["ConversationPage"] = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/Conversation"}},
+            "next_cursor": {"type": "string"},
+        },
+    }
+    spec["paths"][FEEDBACK_PATH] = {
+        "post": {
+            "tags": ["chat"],
+            "operationId": "submitFeedback",
+            "summary": "Rate a reply",
+            "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+            "requestBody": {
+                "required": True,
+                "content": _json("FeedbackRequest", {"conversationId": "conv_1", "rating": 5}),
+            },
+            "responses": {
+                "201": {
+                    "description": "Recorded.",
+                    "headers": request_id,
+                    "content": _json(
+                        "FeedbackReceipt", {"id": "fb_1", "created_at": "2026-12-01T10:00:00Z"}
+                    ),
+                },
+                **_errors("BadRequest", "Unauthorized", "Conflict", "ServiceUnavailable"),
+            },
+        }
+    }
+    spec["paths"][LIST_PATH] = {
+        "get": {
+            "tags": ["chat"],
+            "operationId": "listConversations",
+            "summary": "List conversations",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                },
+                {"name": "cursor", "in": "query", "schema": {"type": "string", "minLength": 1}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "A page of conversations.",
+                    "headers": request_id,
+                    "content": _json("ConversationPage", {"data": [{"id": "c_1", "messages": []}]}),
+                },
+                **_errors("BadRequest", "Unauthorized", "ServiceUnavailable"),
+            },
+        }
+    }
+    spec["paths"][ARCHIVE_PATH] = {
+        "post": {
+            "tags": ["chat"],
+            "operationId": "archiveConversation",
+            "summary": "Archive a conversation",
+            "parameters": [
+                {
+                    "name": "conversationId",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                }
+            ],
+            "responses": {
+                "204": {"description": "Archived.", "headers": request_id},
+                **_errors("BadRequest", "Unauthorized", "NotFound", "ServiceUnavailable"),
             },
         }
     }
@@ -160,12 +280,55 @@ with MockServer() as mock:
     except NotFoundError as error:
         out["not_found"] = error.status_code
 
+    # The other shapes: a body and Idempotency-Key of its own (201), a query, a 204.
+    served = len(mock.requests)
+    receipt = client.api.submit_feedback(conversation_id="conv_1", rating=5, comment="Great")
+    mock.fail_next(503)
+    client.api.submit_feedback(conversation_id="conv_1", rating=4)
+    feedback = mock.requests[served:]
+    out["feedback"] = {
+        "receipt": [receipt.id, receipt.created_at.isoformat(), bool(receipt.request_id)],
+        "sent": [[request.method, request.path, request.body] for request in feedback],
+        "keys": [request.headers.get("idempotency-key") for request in feedback],
+    }
+    refused = {}
+    for name, call in {
+        "rating": lambda: client.api.submit_feedback(conversation_id="conv_1", rating=9),
+        "limit": lambda: client.api.list_conversations(limit=0),
+        "conversation_id": lambda: client.api.archive_conversation(conversation_id=""),
+    }.items():
+        before = len(mock.requests)
+        try:
+            call()
+        except ValueError as error:
+            refused[name] = [str(error), len(mock.requests) - before]
+    out["refused"] = refused
+    raw = httpx.post(
+        f"{mock.base_url}/v1/feedback",
+        json={"conversationId": "conv_1", "rating": 9},
+        headers={"Authorization": "Bearer sk_test_drill"},
+    )
+    out["raw_feedback"] = [raw.status_code, raw.json()["error"].get("param")]
+    page = client.api.list_conversations(limit=10, cursor="abc")
+    out["page"] = [page.data[0].id, mock.requests[-1].path, bool(page.request_id)]
+    out["archived"] = repr(client.api.archive_conversation(conversation_id="conv_1"))
+    out["archive_path"] = mock.requests[-1].path
+    served = len(mock.requests)
+    mock.fail_next(503)
+    try:
+        client.api.archive_conversation(conversation_id="conv_1")
+    except convokit.APIStatusError as error:
+        out["archive_503"] = [error.status_code, len(mock.requests) - served]
+
     async def main():
         async with create_async_client("sk_test_drill", base_url=mock.base_url) as async_client:
             mock.fail_next(503)
             read = await async_client.api.get_conversation(conversation_id="conv_7f3a9c2e")
             reply = await async_client.chat(message="Salut", replyLanguage="fr")
-            return read.id, reply.reply
+            page = await async_client.api.list_conversations(limit=1)
+            receipt = await async_client.api.submit_feedback(conversation_id="c", rating=3)
+            archived = await async_client.api.archive_conversation(conversation_id="c")
+            return read.id, reply.reply, page.data[0].id, receipt.id, repr(archived)
     out["async"] = asyncio.run(main())
 
     # The command line: a flag for each new field, named by the SDK's refusals too.
@@ -183,15 +346,25 @@ print(json.dumps(out))
 
 # A user's file in the copy: the new names type-check; the marked typo must not.
 USER_FILE = """\
+import datetime
+
 from convokit import create_client
 
 client = create_client("sk_test_drill")
 conversation = client.api.get_conversation(conversation_id="conv_1")
 first_turn: str = conversation.messages[0].content
 reply = client.api.create_chat(message="Hola", reply_language="es", temperature=0.5)
-print(first_turn, reply.finish_reason)
+receipt = client.api.submit_feedback(conversation_id="conv_1", rating=5, comment="Great")
+recorded: datetime.datetime = receipt.created_at
+page = client.api.list_conversations(limit=10, cursor="abc")
+client.api.archive_conversation(conversation_id="conv_1")
+print(first_turn, reply.finish_reason, recorded, page.data)
 """
-USER_TYPO = 'client.api.get_conversation(conversation_idd="conv_1")\n'
+USER_TYPOS = {
+    "conversation_idd": 'client.api.get_conversation(conversation_idd="conv_1")\n',
+    '"rating"': 'client.api.submit_feedback(conversation_id="conv_1", rating="5")\n',
+    '"limit"': 'client.api.list_conversations(limit="10")\n',
+}
 
 # The copy's own suites that must pass there (not this drill, which would recurse).
 COPY_SUITES = (
@@ -262,6 +435,27 @@ def test_the_new_fields_and_operation_work_end_to_end(evolved: Path) -> None:
     assert outcome["not_found"] == 404
     assert outcome["async"][0] == "conv_7f3a9c2e"
     assert "Salut" in outcome["async"][1]
+    # A POST with a body and Idempotency-Key of its own: its 201 parsed, a 503 retried
+    # with the call's one key (each call its own key).
+    feedback = outcome["feedback"]
+    assert feedback["receipt"] == ["fb_1", "2026-12-01T10:00:00+00:00", True]
+    assert feedback["sent"] == [
+        ["POST", FEEDBACK_PATH, {"conversationId": "conv_1", "rating": 5, "comment": "Great"}],
+        ["POST", FEEDBACK_PATH, {"conversationId": "conv_1", "rating": 4}],
+        ["POST", FEEDBACK_PATH, {"conversationId": "conv_1", "rating": 4}],
+    ]
+    first_key, retried_key, retry_key = feedback["keys"]
+    assert first_key and retried_key == retry_key and first_key != retried_key
+    # Each operation's arguments are checked with the spec's schemas before any I/O.
+    for name, (message, requests_sent) in outcome["refused"].items():
+        assert name in message and requests_sent == 0, (name, message)
+    assert outcome["raw_feedback"] == [400, "rating"]
+    # A query, sent as such; a 204 is None; a POST without Idempotency-Key is sent once.
+    assert outcome["page"] == ["c_1", f"{LIST_PATH}?limit=10&cursor=abc", True]
+    assert outcome["archived"] == "None"
+    assert outcome["archive_path"] == ARCHIVE_PATH.format(conversationId="conv_1")
+    assert outcome["archive_503"] == [503, 1]
+    assert outcome["async"][2:] == ["c_1", "fb_1", "None"]
     # `convokit chat` sends the new fields from their flags, and names the flag it refuses.
     assert outcome["cli_ok"] == 0, outcome["cli_error"]
     assert outcome["cli_sent"] == {"message": "Hoi", "replyLanguage": "nl", "temperature": 1.5}
@@ -275,9 +469,11 @@ def test_type_checkers_see_the_new_names(evolved: Path, tmp_path: Path) -> None:
     mypy = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir=/dev/null"]
     clean = _run([*mypy, str(user_file)], evolved)
     assert clean.returncode == 0, clean.stdout
-    user_file.write_text(USER_FILE + USER_TYPO, encoding="utf-8")
+    user_file.write_text(USER_FILE + "".join(USER_TYPOS.values()), encoding="utf-8")
     caught = _run([*mypy, str(user_file)], evolved)
-    assert caught.returncode == 1 and "conversation_idd" in caught.stdout, caught.stdout
+    assert caught.returncode == 1, caught.stdout
+    for mistake in USER_TYPOS:
+        assert mistake in caught.stdout, (mistake, caught.stdout)
 
 
 def test_the_copy_s_own_suites_pass(evolved: Path) -> None:

@@ -11,11 +11,12 @@ import pytest
 from _contract import (
     CONTRACT_API_KEY,
     DOCUMENTED_ERRORS,
-    ERROR_CLASSES,
+    ERRORS_OF_THEIR_OWN,
     ContractCheckedServer,
     ContractValidator,
     ContractViolation,
     ValidatingTransport,
+    error_class,
     error_example,
 )
 
@@ -40,8 +41,9 @@ def exchanges_since(checked: ContractCheckedServer, start: int) -> int:
     return checked.validator.exchanges_checked - start
 
 
-def test_every_documented_error_status_is_tested() -> None:
-    assert set(ERROR_CLASSES) == set(DOCUMENTED_ERRORS)
+def test_every_status_with_an_error_class_of_its_own_is_documented() -> None:
+    # At least these (each is tested below, with every other status the spec documents).
+    assert {*ERRORS_OF_THEIR_OWN, 500, 503} <= set(DOCUMENTED_ERRORS)
 
 
 def test_a_conversation_with_every_body_option(checked: ContractCheckedServer) -> None:
@@ -133,8 +135,9 @@ def test_each_documented_error_is_the_typed_error(
     checked: ContractCheckedServer, status: int
 ) -> None:
     checked.server.fail_next(status)
-    with checked.client(max_retries=0) as client, pytest.raises(ERROR_CLASSES[status]) as error:
+    with checked.client(max_retries=0) as client, pytest.raises(convokit.APIStatusError) as error:
         client.chat(message="Hi")
+    assert type(error.value) is error_class(status)
     assert error.value.status_code == status
     assert error.value.error_type == error_example(status)["type"]
     assert error.value.request_id

@@ -180,7 +180,7 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     chat.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object per reply (reply, conversation_id, usage, request_id), "
+        help="print one JSON object per reply (its fields, as the API sent them, and request_id), "
         "and report a failure as one JSON object on stderr (error, status, request_id, message)",
     )
     chat.add_argument(
@@ -449,12 +449,8 @@ def _input_lines(greeting: str) -> Iterator[str]:
 
 def _print_reply(response: ChatResponse, *, as_json: bool, show_id: bool) -> None:
     if as_json:
-        document = {
-            "reply": response.reply,
-            "conversation_id": response.conversation_id,
-            "usage": response.usage.to_dict(),
-            "request_id": response.request_id,
-        }
+        # Every field of the reply, a field added to openapi.yaml (or unknown to it) too.
+        document = {**response.to_dict(), "request_id": response.request_id}
         print(json.dumps(document, ensure_ascii=False), flush=True)
         return
     print(response.reply, flush=True)

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from _fault_server import FaultServer, json_reply, valid_body
 
 from convokit._cli import NEW_COMMAND, PROMPT, ExitCode, describe_error
 from convokit._exceptions import APITimeoutError
@@ -88,17 +89,28 @@ def test_console_script_runs_the_same_command(mock: MockServer) -> None:
     assert result.stdout.startswith('You said: "Hi"')
 
 
-def test_json_prints_one_object_with_reply_id_usage_and_request_id(mock: MockServer) -> None:
+def test_json_prints_one_object_with_the_reply_s_fields_and_request_id(mock: MockServer) -> None:
     result = run("chat", "--json", "Hello", base_url=mock.base_url)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     document = json.loads(result.stdout)
-    assert set(document) == {"reply", "conversation_id", "usage", "request_id"}
+    assert set(document) >= {"reply", "conversation_id", "usage", "request_id"}
     assert document["reply"] == 'You said: "Hello" (turn 1 of this conversation)'
     assert document["conversation_id"] in mock.conversations
     usage = document["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
     assert re.fullmatch(r"req_[0-9a-f]+", document["request_id"])
+
+
+def test_json_prints_a_reply_field_this_sdk_has_no_name_for() -> None:
+    # A newer API's field reaches scripts as sent, as a field added to openapi.yaml does.
+    newer = {**valid_body(), "finish_reason": "stop", "citations": [{"title": "Hours"}]}
+    with FaultServer(json_reply(200, newer)) as server:
+        result = run("chat", "--json", "Hello", base_url=server.base_url)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document == {**newer, "request_id": document["request_id"]}
+    assert document["request_id"]
 
 
 def test_conversation_id_continues_the_thread(mock: MockServer) -> None:

@@ -38,9 +38,11 @@ from _spec import ROOT
 pytestmark = pytest.mark.slow
 
 NEW_PATH = "/v1/conversations/{conversationId}"
-FEEDBACK_PATH = "/v1/feedback"
-LIST_PATH = "/v1/conversations"
-ARCHIVE_PATH = "/v1/conversations/{conversationId}/archive"
+# The other shapes live under a path of the drill's own, so that a spec which grows such
+# operations itself keeps its own (and lints clean) in the copy.
+FEEDBACK_PATH = "/v1/drill/feedback"
+LIST_PATH = "/v1/drill/conversations"
+ARCHIVE_PATH = "/v1/drill/conversations/{conversationId}/archive"
 
 
 def evolve(spec: dict[str, Any]) -> None:
@@ -139,7 +141,7 @@ def add_other_shapes(spec: dict[str, Any]) -> None:
     and a POST with neither body nor key (204)."""
     schemas = spec["components"]["schemas"]
     request_id = {"X-Request-Id": {"$ref": "#/components/headers/XRequestId"}}
-    schemas["FeedbackRequest"] = {
+    schemas["DrillFeedbackRequest"] = {
         "type": "object",
         "required": ["conversationId", "rating"],
         "additionalProperties": False,
@@ -149,7 +151,7 @@ def add_other_shapes(spec: dict[str, Any]) -> None:
             "comment": {"type": "string", "maxLength": 500},
         },
     }
-    schemas["FeedbackReceipt"] = {
+    schemas["DrillFeedbackReceipt"] = {
         "type": "object",
         "required": ["id", "created_at"],
         "properties": {
@@ -157,7 +159,7 @@ def add_other_shapes(spec: dict[str, Any]) -> None:
             "created_at": {"type": "string", "format": "date-time"},
         },
     }
-    schemas["ConversationPage"] = {
+    schemas["DrillConversationPage"] = {
         "type": "object",
         "required": ["data"],
         "properties": {
@@ -168,19 +170,19 @@ def add_other_shapes(spec: dict[str, Any]) -> None:
     spec["paths"][FEEDBACK_PATH] = {
         "post": {
             "tags": ["chat"],
-            "operationId": "submitFeedback",
+            "operationId": "drillSubmitFeedback",
             "summary": "Rate a reply",
             "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
             "requestBody": {
                 "required": True,
-                "content": _json("FeedbackRequest", {"conversationId": "conv_1", "rating": 5}),
+                "content": _json("DrillFeedbackRequest", {"conversationId": "conv_1", "rating": 5}),
             },
             "responses": {
                 "201": {
                     "description": "Recorded.",
                     "headers": request_id,
                     "content": _json(
-                        "FeedbackReceipt", {"id": "fb_1", "created_at": "2026-12-01T10:00:00Z"}
+                        "DrillFeedbackReceipt", {"id": "fb_1", "created_at": "2026-12-01T10:00:00Z"}
                     ),
                 },
                 **_errors("BadRequest", "Unauthorized", "Conflict", "ServiceUnavailable"),
@@ -190,7 +192,7 @@ def add_other_shapes(spec: dict[str, Any]) -> None:
     spec["paths"][LIST_PATH] = {
         "get": {
             "tags": ["chat"],
-            "operationId": "listConversations",
+            "operationId": "drillListConversations",
             "summary": "List conversations",
             "parameters": [
                 {
@@ -204,7 +206,9 @@ def add_other_shapes(spec: dict[str, Any]) -> None:
                 "200": {
                     "description": "A page of conversations.",
                     "headers": request_id,
-                    "content": _json("ConversationPage", {"data": [{"id": "c_1", "messages": []}]}),
+                    "content": _json(
+                        "DrillConversationPage", {"data": [{"id": "c_1", "messages": []}]}
+                    ),
                 },
                 **_errors("BadRequest", "Unauthorized", "ServiceUnavailable"),
             },
@@ -213,7 +217,7 @@ def add_other_shapes(spec: dict[str, Any]) -> None:
     spec["paths"][ARCHIVE_PATH] = {
         "post": {
             "tags": ["chat"],
-            "operationId": "archiveConversation",
+            "operationId": "drillArchiveConversation",
             "summary": "Archive a conversation",
             "parameters": [
                 {
@@ -282,9 +286,9 @@ with MockServer() as mock:
 
     # The other shapes: a body and Idempotency-Key of its own (201), a query, a 204.
     served = len(mock.requests)
-    receipt = client.api.submit_feedback(conversation_id="conv_1", rating=5, comment="Great")
+    receipt = client.api.drill_submit_feedback(conversation_id="conv_1", rating=5, comment="Great")
     mock.fail_next(503)
-    client.api.submit_feedback(conversation_id="conv_1", rating=4)
+    client.api.drill_submit_feedback(conversation_id="conv_1", rating=4)
     feedback = mock.requests[served:]
     out["feedback"] = {
         "receipt": [receipt.id, receipt.created_at.isoformat(), bool(receipt.request_id)],
@@ -293,9 +297,9 @@ with MockServer() as mock:
     }
     refused = {}
     for name, call in {
-        "rating": lambda: client.api.submit_feedback(conversation_id="conv_1", rating=9),
-        "limit": lambda: client.api.list_conversations(limit=0),
-        "conversation_id": lambda: client.api.archive_conversation(conversation_id=""),
+        "rating": lambda: client.api.drill_submit_feedback(conversation_id="conv_1", rating=9),
+        "limit": lambda: client.api.drill_list_conversations(limit=0),
+        "conversation_id": lambda: client.api.drill_archive_conversation(conversation_id=""),
     }.items():
         before = len(mock.requests)
         try:
@@ -304,19 +308,19 @@ with MockServer() as mock:
             refused[name] = [str(error), len(mock.requests) - before]
     out["refused"] = refused
     raw = httpx.post(
-        f"{mock.base_url}/v1/feedback",
+        f"{mock.base_url}/v1/drill/feedback",
         json={"conversationId": "conv_1", "rating": 9},
         headers={"Authorization": "Bearer sk_test_drill"},
     )
     out["raw_feedback"] = [raw.status_code, raw.json()["error"].get("param")]
-    page = client.api.list_conversations(limit=10, cursor="abc")
+    page = client.api.drill_list_conversations(limit=10, cursor="abc")
     out["page"] = [page.data[0].id, mock.requests[-1].path, bool(page.request_id)]
-    out["archived"] = repr(client.api.archive_conversation(conversation_id="conv_1"))
+    out["archived"] = repr(client.api.drill_archive_conversation(conversation_id="conv_1"))
     out["archive_path"] = mock.requests[-1].path
     served = len(mock.requests)
     mock.fail_next(503)
     try:
-        client.api.archive_conversation(conversation_id="conv_1")
+        client.api.drill_archive_conversation(conversation_id="conv_1")
     except convokit.APIStatusError as error:
         out["archive_503"] = [error.status_code, len(mock.requests) - served]
 
@@ -325,9 +329,9 @@ with MockServer() as mock:
             mock.fail_next(503)
             read = await async_client.api.get_conversation(conversation_id="conv_7f3a9c2e")
             reply = await async_client.chat(message="Salut", replyLanguage="fr")
-            page = await async_client.api.list_conversations(limit=1)
-            receipt = await async_client.api.submit_feedback(conversation_id="c", rating=3)
-            archived = await async_client.api.archive_conversation(conversation_id="c")
+            page = await async_client.api.drill_list_conversations(limit=1)
+            receipt = await async_client.api.drill_submit_feedback(conversation_id="c", rating=3)
+            archived = await async_client.api.drill_archive_conversation(conversation_id="c")
             return read.id, reply.reply, page.data[0].id, receipt.id, repr(archived)
     out["async"] = asyncio.run(main())
 
@@ -354,16 +358,16 @@ client = create_client("sk_test_drill")
 conversation = client.api.get_conversation(conversation_id="conv_1")
 first_turn: str = conversation.messages[0].content
 reply = client.api.create_chat(message="Hola", reply_language="es", temperature=0.5)
-receipt = client.api.submit_feedback(conversation_id="conv_1", rating=5, comment="Great")
+receipt = client.api.drill_submit_feedback(conversation_id="conv_1", rating=5, comment="Great")
 recorded: datetime.datetime = receipt.created_at
-page = client.api.list_conversations(limit=10, cursor="abc")
-client.api.archive_conversation(conversation_id="conv_1")
+page = client.api.drill_list_conversations(limit=10, cursor="abc")
+client.api.drill_archive_conversation(conversation_id="conv_1")
 print(first_turn, reply.finish_reason, recorded, page.data)
 """
 USER_TYPOS = {
     "conversation_idd": 'client.api.get_conversation(conversation_idd="conv_1")\n',
-    '"rating"': 'client.api.submit_feedback(conversation_id="conv_1", rating="5")\n',
-    '"limit"': 'client.api.list_conversations(limit="10")\n',
+    '"rating"': 'client.api.drill_submit_feedback(conversation_id="conv_1", rating="5")\n',
+    '"limit"': 'client.api.drill_list_conversations(limit="10")\n',
 }
 
 # The copy's own suites that must pass there (not this drill, which would recurse).

@@ -211,7 +211,7 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
         help=f"retries after a connection error, a timeout, or HTTP {retried_statuses_text()} "
         f"(default: {DEFAULT_MAX_RETRIES})",
     )
-    for field in _field_flags():
+    for field, read in _field_flags():
         description = field.schema.get("description", "").strip().replace("`", "")
         # Last, and under a dest of their own: a field named like a flag above (or like
         # `run`) keeps its SDK option only, and cannot take that flag's place.
@@ -220,7 +220,7 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
                 _flag(field.python_name),
                 dest=_FIELD_DEST + field.python_name,
                 metavar=field.python_name.rsplit("_", 1)[-1].upper(),
-                type=_FLAG_TYPES[field.schema["type"]],
+                type=read,
                 help=description.replace("%", "%%"),  # argparse formats help with %
             )
     chat.set_defaults(run=_run_chat)
@@ -264,13 +264,19 @@ def _parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
-def _field_flags() -> list[BodyField]:
-    """The chat body fields `chat` has a flag for: the optional ones of a _FLAG_TYPES type."""
-    return [
-        field
-        for field in chat_operation().body_fields
-        if not field.required and field.schema.get("type") in _FLAG_TYPES
-    ]
+def _field_flags() -> list[tuple[BodyField, Callable[[str], object]]]:
+    """The chat body fields `chat` has a flag for, each with how its flag reads a value:
+    the optional fields of one _FLAG_TYPES type, or of one and null (`type: [string,
+    "null"]`, OpenAPI 3.1's nullable: the flag sets a value, leaving it out sends none)."""
+    flags = []
+    for field in chat_operation().body_fields:
+        declared = field.schema.get("type")
+        names = [declared] if isinstance(declared, str) else list(declared or ())
+        not_null = [name for name in names if name != "null"]
+        read = _FLAG_TYPES.get(not_null[0]) if len(not_null) == 1 else None
+        if not field.required and read is not None:
+            flags.append((field, read))
+    return flags
 
 
 def _flag(name: str) -> str:
@@ -516,7 +522,7 @@ def describe_error(
 def _in_cli_terms(text: str) -> str:
     # The SDK's messages name its options ('base_url', allow_insecure=True) and fields
     # ('widget_id'); a shell user knows the flags.
-    for name in (*_CLIENT_OPTION_FLAGS, *(field.python_name for field in _field_flags())):
+    for name in (*_CLIENT_OPTION_FLAGS, *(field.python_name for field, _ in _field_flags())):
         text = re.sub(rf"'{name}'|\b{name}=\w+", _flag(name), text)
     return text
 

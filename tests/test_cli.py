@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import attrs
 import pytest
 from _fault_server import FaultServer, json_reply, valid_body
 
@@ -137,8 +138,31 @@ def test_chat_has_a_flag_for_each_optional_scalar_field_of_the_spec() -> None:
     drill in tests/test_spec_evolution.py sends two that way)."""
     flags = _flags_of("chat")
     for field in CHAT.body_fields:
-        if not field.required and field.schema.get("type") in ("string", "integer", "number"):
+        declared = field.schema.get("type")
+        types = {declared} if isinstance(declared, str) else set(declared or ()) - {"null"}
+        if not field.required and len(types) == 1 and types <= {"string", "integer", "number"}:
             assert "--" + field.python_name.replace("_", "-") in flags, field
+
+
+def test_a_nullable_field_has_a_flag_and_one_of_several_types_has_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `type: [string, "null"]` is how OpenAPI 3.1 writes a nullable field.
+    from convokit import _cli
+    from convokit_generated.api import BodyField
+
+    added = (
+        BodyField("locale", "locale", False, {"type": ["string", "null"]}),
+        BodyField("seed", "seed", False, {"type": ["integer", "string"]}),
+        BodyField("stream", "stream", False, {"type": "boolean"}),
+    )
+    grown = attrs.evolve(CHAT, body_fields=(*CHAT.body_fields, *added))
+    monkeypatch.setattr(_cli, "chat_operation", lambda: grown)
+    parser = _cli._parser()
+    assert _cli._fields(parser.parse_args(["chat", "--locale", "nl", "Hi"])) == {"locale": "nl"}
+    for flag in ("--seed", "--stream"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["chat", flag, "1", "Hi"])
 
 
 def test_a_field_named_like_a_flag_leaves_the_flag_as_it_is(
@@ -149,9 +173,12 @@ def test_a_field_named_like_a_flag_leaves_the_flag_as_it_is(
     from convokit_generated.api import BodyField
 
     added = [
-        BodyField("timeout", "timeout", False, {"type": "integer"}),
-        BodyField("run", "run", False, {"type": "string"}),
-        BodyField("locale", "locale", False, {"type": "string", "description": "100% local"}),
+        (BodyField("timeout", "timeout", False, {"type": "integer"}), int),
+        (BodyField("run", "run", False, {"type": "string"}), str),
+        (
+            BodyField("locale", "locale", False, {"type": "string", "description": "100% local"}),
+            str,
+        ),
     ]
     fields = [*_cli._field_flags(), *added]
     monkeypatch.setattr(_cli, "_field_flags", lambda: fields)

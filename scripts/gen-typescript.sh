@@ -22,5 +22,7 @@ fi
 mkdir -p "$out_dir"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-"$generator" openapi.yaml --output "$out_dir/convokit.d.ts" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+# --default-non-nullable false: a field with a `default` stays as optional as the spec
+# makes it (openapi-typescript would otherwise require it, in request bodies too).
+"$generator" openapi.yaml --default-non-nullable false --output "$out_dir/convokit.d.ts" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 echo "gen-typescript.sh: wrote $out_dir/convokit.d.ts"

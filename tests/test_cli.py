@@ -152,15 +152,16 @@ def test_a_nullable_field_has_a_flag_and_one_of_several_types_has_none(
     from convokit_generated.api import BodyField
 
     added = (
-        BodyField("locale", "locale", False, {"type": ["string", "null"]}),
-        BodyField("seed", "seed", False, {"type": ["integer", "string"]}),
-        BodyField("stream", "stream", False, {"type": "boolean"}),
+        BodyField("added_nullable", "addedNullable", False, {"type": ["string", "null"]}),
+        BodyField("added_either", "addedEither", False, {"type": ["integer", "string"]}),
+        BodyField("added_switch", "addedSwitch", False, {"type": "boolean"}),
     )
     grown = attrs.evolve(CHAT, body_fields=(*CHAT.body_fields, *added))
     monkeypatch.setattr(_cli, "chat_operation", lambda: grown)
     parser = _cli._parser()
-    assert _cli._fields(parser.parse_args(["chat", "--locale", "nl", "Hi"])) == {"locale": "nl"}
-    for flag in ("--seed", "--stream"):
+    given = parser.parse_args(["chat", "--added-nullable", "nl", "Hi"])
+    assert _cli._fields(given) == {"added_nullable": "nl"}
+    for flag in ("--added-either", "--added-switch"):
         with pytest.raises(SystemExit):
             parser.parse_args(["chat", flag, "1", "Hi"])
 
@@ -168,27 +169,25 @@ def test_a_nullable_field_has_a_flag_and_one_of_several_types_has_none(
 def test_a_field_named_like_a_flag_leaves_the_flag_as_it_is(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Fields a spec could add: one named like a flag, one like the parser's own `run`.
+    # Fields a spec could add: one named like a flag, one like the parser's own `run`
+    # (named so that no field the spec has takes their flags first).
     from convokit import _cli
     from convokit_generated.api import BodyField
 
     added = [
         (BodyField("timeout", "timeout", False, {"type": "integer"}), int),
         (BodyField("run", "run", False, {"type": "string"}), str),
-        (
-            BodyField("locale", "locale", False, {"type": "string", "description": "100% local"}),
-            str,
-        ),
+        (BodyField("added", "added", False, {"type": "string", "description": "100% new"}), str),
     ]
     fields = [*_cli._field_flags(), *added]
     monkeypatch.setattr(_cli, "_field_flags", lambda: fields)
     parser = _cli._parser()
-    args = parser.parse_args(["chat", "--timeout", "5", "--run", "x", "--locale", "nl", "Hi"])
+    args = parser.parse_args(["chat", "--timeout", "5", "--run", "x", "--added", "nl", "Hi"])
     assert (args.timeout, args.run) == (5.0, _cli._run_chat)
-    assert _cli._fields(args) == {"run": "x", "locale": "nl"}
+    assert _cli._fields(args) == {"run": "x", "added": "nl"}
     with pytest.raises(SystemExit):
         parser.parse_args(["chat", "--help"])
-    assert "100% local" in capsys.readouterr().out
+    assert "100% new" in capsys.readouterr().out
 
 
 def test_key_file_is_read_when_the_variable_is_unset(mock: MockServer, tmp_path: Path) -> None:

@@ -249,9 +249,9 @@ INVALID_BODIES: list[tuple[Any, str, str]] = [
         "chatHistory[0].content: must be a string",
     ),
     (
-        {"message": "Hi", "chatHistory": [{"role": "user", "content": "x", "name": "a"}]},
+        {"message": "Hi", "chatHistory": [{"role": "user", "content": "x", "noSuchKey": "a"}]},
         "chatHistory",
-        "chatHistory[0].name: is an unknown key",
+        "chatHistory[0].noSuchKey: is an unknown key",
     ),
     (
         {"message": "Hi", "conversation_id": "conv_1"},
@@ -259,7 +259,7 @@ INVALID_BODIES: list[tuple[Any, str, str]] = [
         "Did you mean 'conversationId'?",
     ),
     ({"message": "Hi", "conversationid": "conv_1"}, "conversationid", "Did you mean"),
-    ({"message": "Hi", "stream": True}, "stream", "stream: is an unknown key"),
+    ({"message": "Hi", "noSuchField": True}, "noSuchField", "noSuchField: is an unknown key"),
     ({"message": "Hi", "a.b[0]": 1}, "a.b[0]", "a.b[0]: is an unknown key"),
 ]
 

@@ -304,7 +304,7 @@ WRONG_BODIES: dict[str, tuple[dict[str, Any], str, str]] = {
     "unknown-role": (
         {"message": "Hi", "chatHistory": [{"role": "robot", "content": "beep"}]},
         "chatHistory.0.role must be equal to one of the allowed values",
-        "'robot' is not one of ['user', 'assistant', 'system']",
+        "'robot' is not one of ['user', 'assistant', 'system'",  # and any role added later
     ),
 }
 

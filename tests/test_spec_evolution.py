@@ -8,7 +8,8 @@ POST with a body of its own that declares Idempotency-Key and answers 201, a GET
 query parameters, and a POST with neither body nor key that answers 204. Then
 scripts/regen.sh runs, and with convokit/ and tests/ unchanged:
 
-- the new options are sent (`chat(reply_language=...)`, `chat({"replyLanguage": ...})`);
+- the new options are sent (`chat(reply_language=...)`, `chat({"replyLanguage": ...})`),
+  and a field's `default` is not (the server applies it);
 - the mock refuses out-of-range values with a 400 naming the field;
 - `client.api.get_conversation(...)` works sync and async against MockServer, retried on
   503, a 404 raising NotFoundError;
@@ -60,6 +61,7 @@ def evolve(spec: dict[str, Any]) -> None:
         "type": "number",
         "minimum": 0,
         "maximum": 2,
+        "default": 1,
         "description": "Sampling temperature.",
     }
     schemas["ChatResponse"]["properties"]["finish_reason"] = {
@@ -334,6 +336,8 @@ with MockServer() as mock:
             archived = await async_client.api.drill_archive_conversation(conversation_id="c")
             return read.id, reply.reply, page.data[0].id, receipt.id, repr(archived)
     out["async"] = asyncio.run(main())
+    client.api.create_chat(message="Defaults")  # the spec's default is the server's to apply
+    out["generic_sent"] = mock.requests[-1].body
 
     # The command line: a flag for each new field, named by the SDK's refusals too.
     import contextlib, io, os
@@ -460,6 +464,7 @@ def test_the_new_fields_and_operation_work_end_to_end(evolved: Path) -> None:
     assert outcome["archive_path"] == ARCHIVE_PATH.format(conversationId="conv_1")
     assert outcome["archive_503"] == [503, 1]
     assert outcome["async"][2:] == ["c_1", "fb_1", "None"]
+    assert outcome["generic_sent"] == {"message": "Defaults"}
     # `convokit chat` sends the new fields from their flags, and names the flag it refuses.
     assert outcome["cli_ok"] == 0, outcome["cli_error"]
     assert outcome["cli_sent"] == {"message": "Hoi", "replyLanguage": "nl", "temperature": 1.5}

@@ -18,6 +18,7 @@ import schemathesis
 from _contract import ContractValidator
 from _spec import SPEC_PATH, spec
 from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.core.failures import AcceptedNegativeData, FailureGroup
 
 from convokit.testing import MockServer
 from convokit_generated.api.chat import create_chat
@@ -28,6 +29,8 @@ API_KEY = "sk_test_schemathesis"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 schema = schemathesis.openapi.from_path(SPEC_PATH)
 VALIDATOR = ContractValidator()
+load_all_checks()
+NEGATIVE_DATA_REJECTION = CHECKS.get_by_names(["negative_data_rejection"])
 
 
 class MockUnderTest:
@@ -88,7 +91,18 @@ def test_mock_server_passes_every_check_with_a_valid_key(
     case: schemathesis.Case, mock: MockUnderTest
 ) -> None:
     sent_before = len(mock.statuses)
-    response = case.call_and_validate(base_url=mock.server.base_url, headers=AUTH)
+    response = case.call_and_validate(
+        base_url=mock.server.base_url, headers=AUTH, excluded_checks=NEGATIVE_DATA_REJECTION
+    )
+    try:
+        case.validate_response(response, checks=NEGATIVE_DATA_REJECTION)
+    except FailureGroup as failures:
+        # The check judges the case as generated. Sending the key (AUTH) undoes a negation
+        # of its Authorization header, and a query key with no values is not sent at all:
+        # its verdict stands unless what went out is a request openapi-core finds valid.
+        artifact = all(isinstance(failure, AcceptedNegativeData) for failure in failures.exceptions)
+        if not artifact or _problems_of_the_request_sent(response):
+            raise
     mode = _mode(case)
     mock.by_mode[(mode, case.method, response.status_code)] += 1
     if not _documented(case):

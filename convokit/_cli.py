@@ -37,6 +37,7 @@ from ._exceptions import (
 from ._models import ChatResponse
 from ._options import chat_operation
 from ._retry import DEFAULT_MAX_RETRIES, retried_statuses_text
+from ._schema import type_names
 from ._secrets import redact
 from ._version import __version__
 
@@ -270,9 +271,7 @@ def _field_flags() -> list[tuple[BodyField, Callable[[str], object]]]:
     "null"]`, OpenAPI 3.1's nullable: the flag sets a value, leaving it out sends none)."""
     flags = []
     for field in chat_operation().body_fields:
-        declared = field.schema.get("type")
-        names = [declared] if isinstance(declared, str) else list(declared or ())
-        not_null = [name for name in names if name != "null"]
+        not_null = [name for name in type_names(field.schema) if name != "null"]
         read = _FLAG_TYPES.get(not_null[0]) if len(not_null) == 1 else None
         if not field.required and read is not None:
             flags.append((field, read))

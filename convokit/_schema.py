@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-__all__ = ["Check", "Problem", "compile_schema"]
+__all__ = ["Check", "Problem", "compile_schema", "type_names"]
 
 
 class Problem(NamedTuple):
@@ -78,10 +78,9 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
         rest = checks[0]
     elif checks:
         rest = functools.partial(_first, checks)
-    expected = schema.get("type")
-    if expected is None:
+    names = type_names(schema)
+    if not names:
         return rest or _nothing_to_check
-    names = [expected] if isinstance(expected, str) else list(expected)
     wanted = " or ".join(map(_article, names))
     # The Python types that are one of `names` whatever their value, to skip _is_type.
     exact = {kind for name in names for kind in _EXACT_TYPES.get(name, ())}
@@ -93,6 +92,15 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
         return None if rest is None else rest(value)
 
     return check
+
+
+def type_names(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The JSON types `schema` allows, as `type` names them (one, or a list of them, as
+    OpenAPI 3.1 writes a nullable field: `[string, "null"]`); empty when it names none."""
+    declared = schema.get("type")
+    if declared is None:
+        return ()
+    return (declared,) if isinstance(declared, str) else tuple(declared)
 
 
 def _nothing_to_check(value: Any) -> Problem | None:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 from convokit_generated.api import Operation, Parameter
 
-from .._schema import Check, Problem, compile_schema
+from .._schema import Check, Problem, compile_schema, type_names
 
 
 class Reject(Exception):
@@ -92,7 +92,7 @@ def check_parameters(
         elif parameter.location == "query":
             found = query_values.get(name)
             # A repeated key is an array's items; a value is the first of its key's.
-            raw = found if found is None or _types(parameter.schema) == {"array"} else found[0]
+            raw = found if found is None or type_names(parameter.schema) == ("array",) else found[0]
         else:
             raw = headers.get(name.lower())
         if raw is None:
@@ -102,7 +102,9 @@ def check_parameters(
         problem = check(_from_text(raw, parameter.schema))
         if problem is not None:
             raise Reject(400, str(problem.under(name)), param=name)
-    for name in query_values.keys() - checks.query_names:
+    for name in query_values:
+        if name in checks.query_names:
+            continue
         # Refused as an unknown body field is: a mistyped parameter is not silently ignored.
         close = difflib.get_close_matches(name, checks.query_names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -159,13 +161,6 @@ def _did_you_mean(operation: Operation, param: str, problem: Problem) -> str:
     return "" if hint is None else f". Did you mean {hint!r}?"
 
 
-def _types(schema: Mapping[str, Any]) -> set[str]:
-    declared = schema.get("type")
-    if declared is None:
-        return set()
-    return {declared} if isinstance(declared, str) else set(declared)
-
-
 def _from_text(raw: str | list[str], schema: Mapping[str, Any]) -> Any:
     """A path, query or header value as the JSON value its schema describes: ``"3"`` is
     3 for an integer, ``"true"`` true for a boolean; text that is no such value stays
@@ -173,7 +168,7 @@ def _from_text(raw: str | list[str], schema: Mapping[str, Any]) -> Any:
     if isinstance(raw, list):
         items = schema.get("items")
         return [_from_text(item, items if isinstance(items, Mapping) else {}) for item in raw]
-    types = _types(schema)
+    types = type_names(schema)
     if "integer" in types or "number" in types:
         try:
             number = float(raw) if "number" in types else int(raw, 10)
